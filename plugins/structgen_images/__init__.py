@@ -1,0 +1,63 @@
+"""structgen's images plugin: the images domain, scikit-learn's 8x8 digits, convolutional networks,
+a classifier-based feature extractor and the ``digits`` comparison.
+
+It registers its components through the public hooks, as any third-party plugin would.
+"""
+
+from __future__ import annotations
+
+from structgen import hookimpl
+from structgen.config import ComponentParams
+from structgen.plugins import Register
+
+from .classifier import ClassifierParams, build_classifier
+from .conv import ConvDiscriminatorParams, ConvGeneratorParams, build_conv_discriminator, build_conv_generator
+from .coverage import ClassesCoveredParams, build_classes_covered
+from .digits import DigitsParams, build_digits
+from .domain import ImageParams, build_image_domain
+from .tasks import digits_task
+
+
+@hookimpl
+def register_domains(register: Register) -> None:
+    register("images", build_image_domain, params=ImageParams, description="Images (C, H, W) with values in [-1, 1].")
+
+
+@hookimpl
+def register_generators(register: Register) -> None:
+    register("conv", build_conv_generator, params=ConvGeneratorParams, description="DCGAN-style transposed convolutions.")
+
+
+@hookimpl
+def register_discriminators(register: Register) -> None:
+    register("conv", build_conv_discriminator, params=ConvDiscriminatorParams, description="Strided convolutions.")
+
+
+@hookimpl
+def register_datasets(register: Register) -> None:
+    register("digits", build_digits, params=DigitsParams, description="scikit-learn's 1,797 8x8 digits, fixed split.")
+
+
+@hookimpl
+def register_feature_extractors(register: Register) -> None:
+    register(
+        "classifier",
+        build_classifier,
+        params=ClassifierParams,
+        description="Small CNN trained on the training split (cached).",
+    )
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register(
+        "classes_covered",
+        build_classes_covered,
+        params=ClassesCoveredParams,
+        description="Classes with >= 1% of samples at confidence >= 0.9.",
+    )
+
+
+@hookimpl
+def register_tasks(register: Register) -> None:
+    register("digits", digits_task, params=ComponentParams, description="gan and vae on digits, plus the real floor.")

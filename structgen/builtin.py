@@ -1,0 +1,87 @@
+"""structgen's own plugin: strategies, inference algorithms, losses and generic metrics.
+
+It uses the same hooks as any third-party plugin; domain-specific
+components (networks, data sets, their metrics) live in the plugins under
+``plugins/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ComponentParams
+from .context import BuildContext
+from .inference.exhaustive import ExhaustiveParams, build_amortized, build_exhaustive
+from .inference.gradient import GradientAscentParams, LangevinParams, build_gradient_ascent, build_langevin
+from .losses import MinimaxLoss, NonSaturatingLoss
+from .metrics.frechet import FrechetParams, build_frechet
+from .metrics.mmd import MMDParams, build_mmd
+from .plugins import Register, hookimpl
+from .strategies.autoencoders import AutoencoderParams, AutoencoderStrategy, VAEParams, VAEStrategy
+from .strategies.energy import EnergyParams, EnergyStrategy
+from .strategies.gan import GANParams, GANStrategy
+
+
+@hookimpl
+def register_strategies(register: Register) -> None:
+    register("gan", GANStrategy, params=GANParams, description="Alternating generator and discriminator updates.")
+    register("vae", VAEStrategy, params=VAEParams, description="Variational autoencoder; the generator is its decoder.")
+    register(
+        "autoencoder",
+        AutoencoderStrategy,
+        params=AutoencoderParams,
+        description="Deterministic autoencoder; samples by decoding N(0, I) codes.",
+    )
+    register(
+        "energy",
+        EnergyStrategy,
+        params=EnergyParams,
+        description="Discriminator only; negatives and samples come from an inference algorithm.",
+    )
+
+
+@hookimpl
+def register_inference(register: Register) -> None:
+    register(
+        "gradient_ascent",
+        build_gradient_ascent,
+        params=GradientAscentParams,
+        description="Gradient ascent on the score from random starts.",
+    )
+    register("langevin", build_langevin, params=LangevinParams, description="Langevin dynamics on exp(score / T).")
+    register(
+        "exhaustive",
+        build_exhaustive,
+        params=ExhaustiveParams,
+        description="Scores every candidate of a finite set: exact argmax or sampling.",
+    )
+    register("amortized", build_amortized, params=ComponentParams, description="Samples the strategy's generator.")
+
+
+def _loss_factory(loss_class: type) -> Any:
+    def build(params: ComponentParams, context: BuildContext) -> Any:
+        return loss_class()
+
+    return build
+
+
+@hookimpl
+def register_losses(register: Register) -> None:
+    register("minimax", _loss_factory(MinimaxLoss), params=ComponentParams, description="Original minimax GAN loss.")
+    register(
+        "non_saturating",
+        _loss_factory(NonSaturatingLoss),
+        params=ComponentParams,
+        description="Minimax D loss; G maximises log D(G(z)).",
+    )
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register("mmd", build_mmd, params=MMDParams, description="Unbiased MMD^2, Gaussian kernel, median bandwidth.")
+    register(
+        "frechet_distance",
+        build_frechet,
+        params=FrechetParams,
+        description="Fréchet distance between features of real and generated objects.",
+    )

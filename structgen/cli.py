@@ -1,0 +1,188 @@
+"""The ``structgen`` command line: plugins, run, compare, sample."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import StructgenError
+
+logger = logging.getLogger("structgen")
+
+USER_ERROR = 2
+
+
+class ProgressBar:
+    """A tqdm bar fed by the trainer's log steps."""
+
+    def __init__(self, label: str, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=label, unit="step", leave=False, dynamic_ncols=True, file=sys.stderr)
+
+    def on_log(self, step: int, logs: dict[str, float]) -> None:
+        self.bar.update(step - self.bar.n)
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+        if step >= self.bar.total:
+            self.bar.close()
+
+    def on_checkpoint(self, step: int, state: dict[str, Any]) -> None:
+        pass
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    return lambda label, total: ProgressBar(label, total)
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    line = "  ".join(name.ljust(width) for name, width in zip(header, widths))
+    print(line)
+    print("  ".join("-" * width for width in widths))
+    for row in rows:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import default_registry
+
+    registry = default_registry()
+    entries = [component.describe() for component in registry.all()]
+    entries += [failure.describe() for failure in registry.failures]
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for entry in entries:
+        head = f"{entry['kind']:<17} {entry['name']:<20} {entry['plugin']} {entry['version']}"
+        print(head)
+        if "error" in entry:
+            print(f"    failed to load: {entry['error']}")
+            continue
+        for name, info in entry["params"].items():
+            default = "required" if info["required"] else f"default {info['default']!r}"
+            print(f"    {name} ({info['type']}, {default}): {info['description']}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_experiment
+    from .experiment import run_experiment
+    from .plugins import default_registry
+
+    registry = default_registry()
+    overrides = list(args.set or [])
+    if args.device:
+        overrides.append(f"device={args.device}")
+    resolved = load_experiment(args.config, overrides, registry)
+    out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    observers = () if args.no_progress else (ProgressBar(str(out), resolved.config.training.steps),)
+    results = run_experiment(resolved, registry, out, observers=observers, resume=args.resume)
+    _print_table(["metric", "value"], [[name, f"{value:.4g}"] for name, value in results.items()])
+    print(f"run written to {out}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import load_compare_config, median_table, run_compare
+    from .plugins import default_registry
+
+    registry = default_registry()
+    compare = load_compare_config(args.task, registry)
+    if args.seeds is not None:
+        compare = compare.model_copy(update={"seeds": args.seeds})
+    overrides = list(args.set or [])
+    if args.device:
+        overrides.append(f"device={args.device}")
+    out = Path(args.out) if args.out else Path("compare") / Path(args.task).stem
+    records = run_compare(compare, registry, out, overrides, progress=_progress(not args.no_progress))
+    header, rows = median_table(records)
+    print(f"medians over seeds ({compare.seeds} per strategy):")
+    _print_table(header, rows)
+    print(f"results written to {out / 'results.json'}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .experiment import generate, load_trained
+    from .pictures import save_samples
+    from .plugins import default_registry
+
+    strategy, domain = load_trained(args.run_dir, default_registry(), device=args.device)
+    samples = generate(strategy, args.n)
+    out = Path(args.out) if args.out else Path(args.run_dir) / "samples"
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "samples.npy", samples.cpu().numpy())
+    drawn = save_samples(domain, samples, out / "samples.png")
+    print(f"{args.n} samples written to {out / 'samples.npy'}" + (f" and {out / 'samples.png'}" if drawn else ""))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="structgen", description="Structured generation: generators and scorers, side by side.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log progress messages at INFO level.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plugins = commands.add_parser("plugins", help="List every registered component with its parameters.")
+    plugins.add_argument("--json", action="store_true", help="Print a JSON list of {kind, name, plugin, version, params}.")
+    plugins.set_defaults(handler=cmd_plugins)
+
+    device_help = "Device: cpu, cuda, cuda:N, mps or auto (default: the config's)."
+    set_help = "Override a config field, e.g. --set training.steps=100 (repeatable)."
+
+    run = commands.add_parser("run", help="Train and evaluate one experiment from a YAML or TOML config.")
+    run.add_argument("config", help="Experiment config file (.yaml, .yml or .toml).")
+    run.add_argument("--set", action="append", metavar="FIELD=VALUE", help=set_help)
+    run.add_argument("--out", help="Run directory (default: runs/<config name>).")
+    run.add_argument("--device", help=device_help)
+    run.add_argument("--resume", action="store_true", help="Continue the run in --out from its last checkpoint.")
+    run.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+    run.set_defaults(handler=cmd_run)
+
+    compare = commands.add_parser("compare", help="Train several strategies on the same data sets and tabulate them.")
+    compare.add_argument("task", help="A registered task (mixture, digits, ...) or a compare config file.")
+    compare.add_argument("--out", help="Output directory (default: compare/<task>); created if missing.")
+    compare.add_argument("--seeds", type=_positive_int, help="Seeds per strategy and data set (default: the task's, 3).")
+    compare.add_argument("--set", action="append", metavar="FIELD=VALUE", help=set_help + " Applies to every run.")
+    compare.add_argument("--device", help=device_help)
+    compare.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
+    compare.set_defaults(handler=cmd_compare)
+
+    sample = commands.add_parser("sample", help="Draw samples from a finished run; needs only its directory.")
+    sample.add_argument("run_dir", help="Run directory written by `structgen run`.")
+    sample.add_argument("-n", type=_positive_int, default=64, help="Number of samples (default 64).")
+    sample.add_argument("--out", help="Output directory (default: RUN_DIR/samples).")
+    sample.add_argument("--device", help=device_help)
+    sample.set_defaults(handler=cmd_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except StructgenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; finished runs and checkpoints are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

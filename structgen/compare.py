@@ -1,0 +1,185 @@
+"""``structgen compare``: several strategies on the same data sets, several seeds each."""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from .config import ComponentConfig, apply_overrides, load_config_file, parse_config, resolve
+from .errors import ConfigError
+from .experiment import Experiment, build_experiment, evaluate, generate, train
+from .pictures import save_panels
+from .registry import Registry
+from .training import TrainingObserver
+
+logger = logging.getLogger(__name__)
+
+REAL = "real"
+
+
+class CompareConfig(BaseModel):
+    """A comparison: each strategy on each data set, with the same networks and budget.
+
+    Each entry of ``strategies`` is a partial experiment config (at least a
+    ``strategy`` section) merged over ``base``; ``data`` and ``seed`` are set
+    per run.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    datasets: list[ComponentConfig] = Field(description="Data sets, e.g. [ring, grid].")
+    strategies: dict[str, dict[str, Any]] = Field(
+        description="Label -> partial experiment config, e.g. {gan: {strategy: {name: gan}}}."
+    )
+    base: dict[str, Any] = Field(default_factory=dict, description="Config shared by every run (networks, training).")
+    dataset_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Data set name -> config merged over base and the strategy, e.g. a longer training on grid.",
+    )
+    seeds: int = Field(3, ge=1, description="Seeds 0 .. seeds-1 per strategy and data set.")
+    real_floor: bool = Field(
+        False, description="Add a `real` record: the metrics of the validation split against the test split."
+    )
+    picture_samples: int = Field(1000, gt=0, description="Objects per panel of the comparison picture.")
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into a copy of ``base``; nested mappings merge, other values replace."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_compare_config(target: str, registry: Registry) -> CompareConfig:
+    """A registered task name (``mixture``) or the path of a YAML/TOML compare file."""
+    from pydantic import ValidationError
+
+    from .config import validation_problems
+
+    if target in registry.components["task"]:
+        component = registry.get("task", target)
+        return component.factory(component.params(), None)
+    path = Path(target)
+    if not path.suffix:
+        names = ", ".join(registry.names("task")) or "(none)"
+        raise ConfigError([("task", f"unknown task {target!r}; registered tasks: {names}, or give a compare file")])
+    values = load_config_file(path)
+    try:
+        return CompareConfig.model_validate(values)
+    except ValidationError as err:
+        raise ConfigError(validation_problems(err, prefix="", model=CompareConfig)) from err
+
+
+def _experiment_values(compare: CompareConfig, dataset: ComponentConfig, label: str, seed: int) -> dict[str, Any]:
+    values = deep_merge(compare.base, compare.strategies[label])
+    values = deep_merge(values, compare.dataset_overrides.get(dataset.name, {}))
+    values["data"] = dataset.model_dump()
+    values["seed"] = seed
+    return values
+
+
+def validate_compare(
+    compare: CompareConfig, registry: Registry, overrides: Iterable[str] = ()
+) -> dict[tuple[str, str, int], Any]:
+    """Resolve every run's experiment up front, so a bad setting fails before any training."""
+    resolved = {}
+    problems: list[tuple[str, str]] = []
+    for dataset in compare.datasets:
+        for label in compare.strategies:
+            for seed in range(compare.seeds):
+                values = apply_overrides(_experiment_values(compare, dataset, label, seed), overrides)
+                try:
+                    resolved[(dataset.name, label, seed)] = resolve(parse_config(values), registry)
+                except ConfigError as err:
+                    problems.extend((f"{dataset.name}/{label}: {path}", reason) for path, reason in err.problems)
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise ConfigError(unique)
+    return resolved
+
+
+ProgressFactory = Callable[[str, int], TrainingObserver]
+
+
+def run_compare(
+    compare: CompareConfig,
+    registry: Registry,
+    out: str | Path,
+    overrides: Iterable[str] = (),
+    progress: ProgressFactory | None = None,
+) -> list[dict[str, Any]]:
+    """Train and evaluate every (data set, strategy, seed) and write ``results.json`` and pictures to ``out``.
+
+    ``results.json`` is rewritten after each run, so an interrupted
+    comparison keeps what it finished.
+    """
+    overrides = list(overrides)
+    resolved = validate_compare(compare, registry, overrides)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+
+    for dataset in compare.datasets:
+        panels: list[tuple[str, torch.Tensor]] = []
+        experiment: Experiment | None = None
+        for label in compare.strategies:
+            for seed in range(compare.seeds):
+                experiment_config = resolved[(dataset.name, label, seed)]
+                started = time.perf_counter()
+                experiment = build_experiment(experiment_config, registry)
+                observers = () if progress is None else (progress(f"{dataset.name}/{label}/seed {seed}", experiment_config.config.training.steps),)
+                train(experiment, observers=observers)
+                samples = generate(experiment.strategy, experiment_config.config.training.eval_samples)
+                metrics = evaluate(experiment, samples)
+                seconds = time.perf_counter() - started
+                records.append({"dataset": dataset.name, "strategy": label, "seed": seed, "seconds": round(seconds, 2), "metrics": metrics})
+                _write_records(out, records)
+                if seed == 0:
+                    panels.append((label, samples[: compare.picture_samples].cpu()))
+        if experiment is None:
+            continue
+        if compare.real_floor:
+            data = experiment.data
+            metrics = evaluate(experiment, data.validation.x)
+            records.append({"dataset": dataset.name, "strategy": REAL, "seed": 0, "seconds": 0.0, "metrics": metrics})
+            _write_records(out, records)
+        real_panel = (REAL, experiment.data.test.x[: compare.picture_samples].cpu())
+        try:
+            save_panels(experiment.domain, [real_panel] + panels, out / f"{dataset.name}.png", title=dataset.name)
+        except NotImplementedError:
+            logger.info("domain of %s cannot draw; no picture written", dataset.name)
+    return records
+
+
+def _write_records(out: Path, records: list[dict[str, Any]]) -> None:
+    temporary = out / ".results.json.tmp"
+    temporary.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    temporary.replace(out / "results.json")
+
+
+def median_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Rows of medians over seeds: one per data set and strategy, one column per metric."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["dataset"], record["strategy"]), []).append(record)
+    metric_names = sorted({name for record in records for name in record["metrics"]})
+    header = ["dataset", "strategy", "seeds", "seconds"] + metric_names
+    rows = []
+    for (dataset, strategy), group in groups.items():
+        row = [dataset, strategy, str(len(group)), f"{statistics.median(r['seconds'] for r in group):.1f}"]
+        for name in metric_names:
+            values = [r["metrics"][name] for r in group if name in r["metrics"]]
+            row.append(f"{statistics.median(values):.4g}" if values else "-")
+        rows.append(row)
+    return header, rows

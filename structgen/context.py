@@ -1,0 +1,85 @@
+"""What a component factory receives: the device, the domain, the data and its neighbours."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .config import ComponentConfig, ResolvedComponent, ResolvedExperiment
+from .core import DataSplits, Discriminator, Domain, Generator, Inference
+from .core.loss import AdversarialLoss
+from .errors import ConfigError
+from .registry import Registry
+
+
+@dataclass
+class BuildContext:
+    """Everything a factory may need, passed as ``factory(params, context)``.
+
+    Attributes:
+        registry: the registry, for factories that build other components.
+        device: where every tensor and module lives.
+        domain: the objects' domain; None only while the data set is built.
+        data: the data splits, or None when a trained model is reloaded
+            from a run directory without its data.
+        experiment: the resolved experiment, or None for a standalone build.
+        seed: the experiment seed.
+        num_classes: number of condition classes of conditional data, else None.
+        generator: a trained or training generator, for ``amortized`` inference.
+    """
+
+    registry: Registry
+    device: torch.device
+    domain: Domain | None = None
+    data: DataSplits | None = None
+    experiment: ResolvedExperiment | None = None
+    seed: int = 0
+    num_classes: int | None = None
+    generator: Generator | None = None
+
+    def replace(self, **changes: Any) -> "BuildContext":
+        """Return a copy with some attributes changed."""
+        return dataclasses.replace(self, **changes)
+
+    def require_domain(self) -> Domain:
+        """The domain, or an error for factories that need one."""
+        if self.domain is None:
+            raise ConfigError([("data", "this component needs a domain, but none was built yet")])
+        return self.domain
+
+    def build(self, kind: str, section: ResolvedComponent | ComponentConfig) -> Any:
+        """Build a component from a resolved section or a bare ``{name, params}`` section."""
+        if isinstance(section, ComponentConfig):
+            component = self.registry.get(kind, section.name)
+            section = ResolvedComponent(component, component.parse_params(section.params))
+        return section.component.factory(section.params, self)
+
+    def build_generator(self) -> Generator:
+        """Build the experiment's generator on the device."""
+        section = self._section("generator")
+        return self.build("generator", section).to(self.device)
+
+    def build_discriminator(self) -> Discriminator:
+        """Build the experiment's discriminator on the device."""
+        section = self._section("discriminator")
+        return self.build("discriminator", section).to(self.device)
+
+    def build_inference(self, default: str, generator: Generator | None = None) -> Inference:
+        """Build the experiment's inference, or ``default`` when the experiment names none."""
+        context = self if generator is None else self.replace(generator=generator)
+        section = self.experiment.inference if self.experiment is not None else None
+        if section is None:
+            return context.build("inference", ComponentConfig(name=default))
+        return context.build("inference", section)
+
+    def build_loss(self, name: str) -> AdversarialLoss:
+        """Build a registered GAN loss by name."""
+        return self.build("loss", ComponentConfig(name=name))
+
+    def _section(self, kind: str) -> ResolvedComponent | ComponentConfig:
+        if self.experiment is not None:
+            return getattr(self.experiment, kind)
+        return ComponentConfig(name="mlp")

@@ -1,0 +1,21 @@
+"""The :class:`Metric` interface."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+
+class Metric(ABC):
+    """Compares generated objects with held-out real ones.
+
+    ``compute(real, generated)`` takes two batches of shape
+    ``(n, *event_shape)`` (the counts may differ) and returns named numbers;
+    one metric may report several related figures, such as the mode counts
+    and quality fractions of a mixture.
+    """
+
+    @abstractmethod
+    def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
+        """Return named figures for ``generated`` against ``real``."""

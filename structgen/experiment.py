@@ -1,0 +1,209 @@
+"""Build an experiment's components, train them, evaluate them, reload them."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ComponentConfig, ResolvedExperiment, parse_config, resolve
+from .context import BuildContext
+from .core import DataSplits, Domain, Metric, Strategy
+from .devices import resolve_device
+from .distributed import broadcast_parameters, init_from_environment, rank
+from .errors import ConfigError, DataError
+from .registry import Registry
+from .runs import RunDirectory
+from .training import Trainer, TrainingObserver
+
+logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Experiment:
+    """The built components of one experiment, ready to train."""
+
+    resolved: ResolvedExperiment
+    context: BuildContext
+    data: DataSplits
+    strategy: Strategy
+    metrics: list[Metric] = field(default_factory=list)
+
+    @property
+    def domain(self) -> Domain:
+        return self.data.domain
+
+
+def build_experiment(resolved: ResolvedExperiment, registry: Registry) -> Experiment:
+    """Build data, strategy and metrics on the configured device, and check that they fit together.
+
+    Raises :class:`~structgen.errors.ConfigError` or
+    :class:`~structgen.errors.DataError` before any training when a component
+    rejects its settings or a short forward pass fails.
+    """
+    config = resolved.config
+    device = init_from_environment(resolve_device(config.device))
+    seed_everything(config.seed)
+
+    context = BuildContext(registry=registry, device=device, experiment=resolved, seed=config.seed)
+    data = resolved.data.component.factory(resolved.data.params, context)
+    if not isinstance(data, DataSplits):
+        raise ConfigError([("data.name", f"dataset {config.data.name!r} returned {type(data).__name__}, not DataSplits")])
+    data = data.to(device)
+    context = context.replace(domain=data.domain, data=data, num_classes=data.info.get("num_classes"))
+
+    seed_everything(config.seed)
+    strategy = resolved.strategy.component.factory(resolved.strategy.params, context)
+    broadcast_parameters(strategy)
+    check_components(strategy, data)
+
+    metric_sections = resolved.metrics
+    metrics: list[Metric] = []
+    if metric_sections is None:
+        for section in data.info.get("metrics", []):
+            metrics.append(context.build("metric", ComponentConfig.model_validate(section)))
+    else:
+        metrics = [context.build("metric", section) for section in metric_sections]
+    return Experiment(resolved, context, data, strategy, metrics)
+
+
+def check_components(strategy: Strategy, data: DataSplits) -> None:
+    """Run a short forward pass so shape mismatches surface as one clear error."""
+    domain = data.domain
+    sample_batch = data.train.x[:2]
+    discriminator = getattr(strategy, "discriminator", None)
+    if discriminator is not None:
+        condition = None if data.train.condition is None else data.train.condition[:2]
+        try:
+            with torch.no_grad():
+                scores = discriminator(sample_batch, condition)
+        except RuntimeError as err:
+            raise DataError(
+                f"the discriminator failed on a batch of shape {tuple(sample_batch.shape)}: {err}"
+            ) from err
+        if scores.shape != (len(sample_batch),):
+            raise DataError(
+                f"the discriminator must return one score per object, shape ({len(sample_batch)},); "
+                f"got {tuple(scores.shape)}"
+            )
+    generator = getattr(strategy, "generator", None)
+    if generator is not None:
+        try:
+            output = generator.sample(2)
+        except RuntimeError as err:
+            raise DataError(f"the generator failed to produce a batch: {err}") from err
+        if tuple(output.shape[1:]) != tuple(domain.event_shape):
+            raise DataError(
+                f"the generator produces objects of shape {tuple(output.shape[1:])}, "
+                f"but the data's objects have shape {domain.event_shape}"
+            )
+
+
+@torch.no_grad()
+def generate(strategy: Strategy, n: int, chunk: int = 2500) -> torch.Tensor:
+    """Draw ``n`` samples in chunks of at most ``chunk`` objects."""
+    parts = [strategy.sample(min(chunk, n - start)) for start in range(0, n, chunk)]
+    return torch.cat(parts)
+
+
+def evaluate(experiment: Experiment, samples: torch.Tensor | None = None) -> dict[str, float]:
+    """Compute every metric on the test split against ``samples`` (generated if None)."""
+    if samples is None:
+        samples = generate(experiment.strategy, experiment.resolved.config.training.eval_samples)
+    results: dict[str, float] = {}
+    for metric in experiment.metrics:
+        results.update(metric.compute(experiment.data.test.x, samples))
+    return results
+
+
+class _RunObserver:
+    def __init__(self, run: RunDirectory) -> None:
+        self.run = run
+        self.started = time.perf_counter()
+
+    def on_log(self, step: int, logs: dict[str, float]) -> None:
+        self.run.log({"step": step, "seconds": round(time.perf_counter() - self.started, 3), **logs})
+
+    def on_checkpoint(self, step: int, state: dict[str, Any]) -> None:
+        self.run.save_checkpoint(state)
+
+
+def train(
+    experiment: Experiment,
+    run: RunDirectory | None = None,
+    observers: tuple[TrainingObserver, ...] = (),
+    resume: bool = False,
+) -> Trainer:
+    """Train the experiment's strategy, writing logs and checkpoints to ``run`` on rank 0."""
+    config = experiment.resolved.config
+    all_observers = tuple(observers)
+    if run is not None and rank() == 0:
+        all_observers = (_RunObserver(run),) + all_observers
+    trainer = Trainer(experiment.strategy, experiment.data.train, config.training, config.seed + rank(), all_observers)
+    if resume and run is not None and run.has_checkpoint():
+        trainer.load_state(run.load_checkpoint(experiment.context.device))
+        logger.info("resuming %s from step %d", run.path, trainer.step)
+    trainer.fit()
+    return trainer
+
+
+def run_info(experiment: Experiment) -> dict[str, Any]:
+    """What ``run.json`` stores so that a model can be rebuilt without its data."""
+    return {"domain": experiment.domain.spec(), "num_classes": experiment.data.info.get("num_classes")}
+
+
+def run_experiment(
+    resolved: ResolvedExperiment,
+    registry: Registry,
+    out: str | Path,
+    observers: tuple[TrainingObserver, ...] = (),
+    resume: bool = False,
+) -> dict[str, float]:
+    """Build, train and evaluate an experiment, writing everything into the run directory ``out``."""
+    experiment = build_experiment(resolved, registry)
+    run = RunDirectory.create(out, resolved.to_dict(), run_info(experiment), resume) if rank() == 0 else None
+    train(experiment, run, observers, resume)
+    if rank() != 0:
+        return {}
+    assert run is not None
+    samples = generate(experiment.strategy, resolved.config.training.eval_samples)
+    results = evaluate(experiment, samples)
+    run.write_results({"metrics": results, "steps": resolved.config.training.steps})
+    from .pictures import save_samples
+
+    save_samples(experiment.domain, samples, run.path / "samples.png", experiment.data.test.x)
+    return results
+
+
+def load_trained(run_dir: str | Path, registry: Registry, device: str | None = None) -> tuple[Strategy, Domain]:
+    """Rebuild a trained strategy from its run directory alone: no data set, no training."""
+    run = RunDirectory(run_dir)
+    values = run.config()
+    if device is not None:
+        values["device"] = device
+    resolved = resolve(parse_config(values), registry)
+    info = run.info()
+    torch_device = resolve_device(resolved.config.device)
+    domain_spec = dict(info["domain"])
+    context = BuildContext(registry=registry, device=torch_device, experiment=resolved, seed=resolved.config.seed)
+    domain = context.build("domain", ComponentConfig.model_validate(domain_spec))
+    context = context.replace(domain=domain, num_classes=info.get("num_classes"))
+    seed_everything(resolved.config.seed)
+    strategy = resolved.strategy.component.factory(resolved.strategy.params, context)
+    state = run.load_checkpoint(torch_device)
+    strategy.load_training_state(state["strategy"], with_optimizers=False)
+    strategy.eval()
+    return strategy, domain

@@ -1,0 +1,1 @@
+"""Inference algorithms registered by structgen's built-in plugin."""

@@ -1,0 +1,1 @@
+"""Metrics registered by structgen's built-in plugin."""

@@ -1,0 +1,1 @@
+"""Training strategies registered by structgen's built-in plugin."""

@@ -1,0 +1,100 @@
+"""The ``energy`` strategy: a discriminator trained alone, with negatives found by search."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from ..config import ComponentParams
+from ..context import BuildContext
+from ..core import Strategy
+from ..errors import CapabilityError
+from .updates import adam, optimizer_step
+
+
+class EnergyParams(ComponentParams):
+    """Settings of the ``energy`` strategy."""
+
+    lr: float = Field(1e-3, gt=0, description="Discriminator learning rate (Adam).")
+    beta1: float = Field(0.0, ge=0, lt=1, description="Adam's first-moment decay.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam's second-moment decay.")
+    score_penalty: float = Field(
+        0.1, ge=0, description="Weight alpha of alpha * (score(x+)^2 + score(x-)^2), which keeps scores bounded."
+    )
+    buffer_size: int = Field(
+        10_000, ge=0, description="Replay buffer of earlier negatives that chains restart from; 0 starts every chain from noise."
+    )
+    restart_fraction: float = Field(
+        0.05, ge=0, le=1, description="Fraction of chains per step started from noise instead of the buffer."
+    )
+
+
+class EnergyStrategy(Strategy):
+    """Discriminator-only training of an energy-based model (Du and Mordatch, 2019).
+
+    Each step, the positives are the real batch and the negatives are what
+    the inference algorithm finds when it maximises (or samples) the current
+    score, started from noise or from a replay buffer of earlier negatives.
+    The discriminator then lowers the score of the negatives and raises
+    that of the positives, the contrastive-divergence gradient of
+    ``log p(x) = score(x) - log Z``::
+
+        loss = mean score(x-) - mean score(x+) + alpha * mean(score(x+)^2 + score(x-)^2)
+
+    Generating means running the same inference on the trained scorer,
+    started from noise.
+    """
+
+    def __init__(self, params: EnergyParams, context: BuildContext) -> None:
+        super().__init__()
+        self.params = params
+        self.domain = context.require_domain()
+        self.discriminator = context.build_discriminator()
+        self.sampler = context.build_inference("langevin")
+        missing = self.sampler.missing_capabilities(self.discriminator)
+        if missing:
+            names = ", ".join(sorted(c.value for c in missing))
+            raise CapabilityError(
+                f"inference {type(self.sampler).__name__} needs scorer capabilities ({names}) that "
+                f"{type(self.discriminator).__name__} lacks; choose another inference"
+            )
+        self.optimizers = {"discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)}
+        self.register_buffer("buffer", torch.empty(0, *self.domain.event_shape, dtype=self.domain.dtype))
+        self._generator = torch.Generator(device="cpu").manual_seed(context.seed)
+
+    def _negatives_start(self, n: int, device: torch.device) -> torch.Tensor | None:
+        """Starting points of the chains: buffer entries with a fraction restarted from noise."""
+        if self.params.buffer_size == 0 or len(self.buffer) < n:
+            return None
+        index = torch.randint(len(self.buffer), (n,), generator=self._generator).to(device)
+        start = self.buffer[index]
+        restart = torch.rand(n, generator=self._generator).to(device) < self.params.restart_fraction
+        noise = self.domain.random_batch(n, device=device)
+        return torch.where(restart.view(-1, *([1] * (start.dim() - 1))), noise, start)
+
+    def _remember(self, negatives: torch.Tensor) -> None:
+        if self.params.buffer_size == 0:
+            return
+        self.buffer = torch.cat([negatives, self.buffer])[: self.params.buffer_size]
+
+    def train_step(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None, step: int = 0
+    ) -> dict[str, torch.Tensor]:
+        start = self._negatives_start(x.shape[0], x.device)
+        negatives = self.sampler.run(self.discriminator, x.shape[0], init=start, condition=condition)
+        self._remember(negatives)
+
+        positive_scores = self.discriminator(x, condition)
+        negative_scores = self.discriminator(negatives, condition)
+        contrast = negative_scores.mean() - positive_scores.mean()
+        penalty = (positive_scores.pow(2) + negative_scores.pow(2)).mean()
+        optimizer_step(self.optimizers["discriminator"], contrast + self.params.score_penalty * penalty)
+        return {"contrast": contrast.detach(), "score_penalty": penalty.detach()}
+
+    def sample(self, n: int, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.sampler.run(self.discriminator, n, condition=condition)
+
+    def load_training_state(self, state: dict, with_optimizers: bool = True) -> None:
+        # The buffer grows during training, so a fresh strategy's empty one must be resized first.
+        self.buffer = state["model"]["buffer"].to(self.buffer.device).clone()
+        super().load_training_state(state, with_optimizers)

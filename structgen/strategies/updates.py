@@ -1,0 +1,65 @@
+"""Parameter updates shared by the strategies: one optimizer step and a weight average."""
+
+from __future__ import annotations
+
+import copy
+from typing import Iterable
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..config import ComponentParams
+from ..distributed import average_gradients
+
+
+class AdamParams(ComponentParams):
+    """Adam settings of one network."""
+
+    lr: float = Field(2e-4, gt=0, description="Learning rate.")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam's first-moment decay.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam's second-moment decay.")
+
+
+def adam(parameters: Iterable[nn.Parameter], lr: float, beta1: float, beta2: float) -> torch.optim.Adam:
+    """Adam over ``parameters``."""
+    return torch.optim.Adam(parameters, lr=lr, betas=(beta1, beta2))
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """Clear the gradients, backpropagate ``loss``, average gradients across processes, step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for group in optimizer.param_groups:
+        average_gradients(group["params"])
+    optimizer.step()
+
+
+class WeightAverage(nn.Module):
+    """Exponential moving average of a network's weights, used for sampling.
+
+    After each update, ``avg <- decay * avg + (1 - decay) * weights`` for
+    every parameter; buffers (batch-norm running statistics) are copied, so
+    the averaged network normalises as the trained one does.
+    """
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        super().__init__()
+        self.decay = decay
+        self.average = copy.deepcopy(module)
+        self.average.requires_grad_(False)
+        self.average.eval()
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        """Move the average one step towards ``module``'s current weights."""
+        averaged = list(self.average.parameters())
+        current = list(module.parameters())
+        torch._foreach_lerp_(averaged, current, 1.0 - self.decay)
+        for avg_buffer, buffer in zip(self.average.buffers(), module.buffers()):
+            avg_buffer.copy_(buffer)
+
+
+def flat_sum(values: torch.Tensor) -> torch.Tensor:
+    """Sum over every dimension but the first: shape ``(n, ...)`` to ``(n,)``."""
+    return values.flatten(1).sum(dim=1)

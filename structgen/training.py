@@ -1,0 +1,101 @@
+"""The training loop shared by every strategy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from .config import TrainingConfig
+from .core import Split, Strategy
+
+
+class TrainingObserver(Protocol):
+    """What the loop reports to: a run directory, a progress bar, a test."""
+
+    def on_log(self, step: int, logs: dict[str, float]) -> None: ...
+
+    def on_checkpoint(self, step: int, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Trainer:
+    """Calls ``strategy.train_step`` on random batches for ``config.steps`` steps.
+
+    Batches are drawn uniformly with replacement from ``train`` by indexing a
+    tensor that already lives on the device, so no step copies data from the
+    host; the logged losses are converted to numbers only every
+    ``log_every`` steps, so no step waits for the device either.
+
+    Attributes:
+        strategy: what is trained.
+        train: the training split, on the strategy's device.
+        config: steps, batch size and logging and checkpoint intervals.
+        seed: seed of the batch order.
+        observers: notified of logs and checkpoints.
+    """
+
+    strategy: Strategy
+    train: Split
+    config: TrainingConfig
+    seed: int = 0
+    observers: tuple[TrainingObserver, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.step = 0
+        self.batch_generator = torch.Generator(device=self.train.x.device)
+        self.batch_generator.manual_seed(self.seed)
+
+    def state(self) -> dict[str, Any]:
+        """Checkpoint: the strategy's weights and optimizers, the step and the batch order."""
+        return {
+            "strategy": self.strategy.training_state(),
+            "step": self.step,
+            "batch_generator": self.batch_generator.get_state(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Resume from a :meth:`state` checkpoint."""
+        self.strategy.load_training_state(state["strategy"])
+        self.step = int(state["step"])
+        self.batch_generator.set_state(state["batch_generator"])
+
+    def fit(self) -> None:
+        """Train from the current step to ``config.steps``, then checkpoint once more."""
+        config = self.config
+        size = len(self.train)
+        count = config.batch_size * self.strategy.batches_per_step
+        device = self.train.x.device
+        self.strategy.train()
+        pending: list[dict[str, torch.Tensor]] = []
+
+        while self.step < config.steps:
+            index = torch.randint(size, (count,), device=device, generator=self.batch_generator)
+            condition = None if self.train.condition is None else self.train.condition[index]
+            pending.append(self.strategy.train_step(self.train.x[index], condition, self.step))
+            self.step += 1
+
+            if self.step % config.log_every == 0 or self.step == config.steps:
+                self._log(pending)
+                pending = []
+            if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
+                self._checkpoint()
+
+        self._checkpoint()
+        self.strategy.eval()
+
+    def _log(self, pending: list[dict[str, torch.Tensor]]) -> None:
+        if not pending:
+            return
+        logs = {}
+        for key in pending[-1]:
+            values = [entry[key] for entry in pending if key in entry]
+            logs[key] = float(torch.stack(values).float().mean())
+        for observer in self.observers:
+            observer.on_log(self.step, logs)
+
+    def _checkpoint(self) -> None:
+        state = self.state()
+        for observer in self.observers:
+            observer.on_checkpoint(self.step, state)
