@@ -52,6 +52,11 @@ class ComponentConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+# Default network sections; strategies that need a network and find none fall back to these.
+DEFAULT_GENERATOR = ComponentConfig(name="mlp")
+DEFAULT_DISCRIMINATOR = ComponentConfig(name="mlp")
+
+
 class TrainingConfig(BaseModel):
     """How long and on what batches a strategy trains."""
 
@@ -91,6 +96,16 @@ class ExperimentConfig(BaseModel):
     device: str = Field("auto", description="`auto`, `cpu`, `cuda`, `cuda:N` or `mps`.")
     seed: int = Field(0, ge=0, description="Seed of weights, batches and sampling.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_network_names(cls, values: Any) -> Any:
+        # `--set generator.hidden=32` without a generator section means the default network.
+        if isinstance(values, dict):
+            for section, default in (("generator", DEFAULT_GENERATOR), ("discriminator", DEFAULT_DISCRIMINATOR)):
+                if isinstance(values.get(section), dict) and "name" not in values[section]:
+                    values = {**values, section: {"name": default.name, **values[section]}}
+        return values
+
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
@@ -109,11 +124,6 @@ class ComponentParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     component_fields: ClassVar[dict[str, str]] = {}
-
-
-# Default network sections; strategies that need a network and find none fall back to these.
-DEFAULT_GENERATOR = ComponentConfig(name="mlp")
-DEFAULT_DISCRIMINATOR = ComponentConfig(name="mlp")
 
 
 @dataclass(frozen=True)

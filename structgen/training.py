@@ -48,18 +48,29 @@ class Trainer:
         self.batch_generator.manual_seed(self.seed)
 
     def state(self) -> dict[str, Any]:
-        """Checkpoint: the strategy's weights and optimizers, the step and the batch order."""
-        return {
+        """Checkpoint: weights, optimizers, step, batch order and the global random state.
+
+        The global state covers the latent codes and noise that strategies
+        draw, so a resumed run continues exactly as an uninterrupted one.
+        """
+        state = {
             "strategy": self.strategy.training_state(),
             "step": self.step,
             "batch_generator": self.batch_generator.get_state(),
+            "cpu_rng": torch.get_rng_state(),
         }
+        if self.train.x.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.train.x.device)
+        return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Resume from a :meth:`state` checkpoint."""
         self.strategy.load_training_state(state["strategy"])
         self.step = int(state["step"])
         self.batch_generator.set_state(state["batch_generator"])
+        torch.set_rng_state(state["cpu_rng"])
+        if "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.train.x.device)
 
     def fit(self) -> None:
         """Train from the current step to ``config.steps``, then checkpoint once more."""

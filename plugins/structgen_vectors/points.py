@@ -57,21 +57,42 @@ def read_points(path: Path) -> np.ndarray:
 
 
 def _read_csv(path: Path) -> np.ndarray:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    # utf-8-sig drops the byte order mark that spreadsheet programs write first.
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    rows = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not rows:
         raise DataError(f"{path}: the file is empty; write one point per row, values separated by commas")
-    first = lines[0].split(",")
+    if not _is_numeric_row(rows[0][1]):
+        rows = rows[1:]  # a header row
+    if not rows:
+        raise DataError(f"{path}: contains a header but no points")
+    width = len(rows[0][1].split(","))
+    values = []
+    for number, line in rows:
+        cells = line.split(",")
+        if len(cells) != width:
+            raise DataError(
+                f"{path}: line {number} has {len(cells)} values but line {rows[0][0]} has {width}; "
+                "every row needs the same number of comma-separated values"
+            )
+        try:
+            values.append([float(cell) for cell in cells])
+        except ValueError:
+            bad = next(cell for cell in cells if not _is_number(cell))
+            raise DataError(f"{path}: line {number}: {bad.strip()!r} is not a number") from None
+    return np.asarray(values, dtype=np.float64)
+
+
+def _is_number(cell: str) -> bool:
     try:
-        [float(value) for value in first]
-        skip = 0
+        float(cell)
     except ValueError:
-        skip = 1  # a header row
-    try:
-        array = np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2)
-    except ValueError as err:
-        raise DataError(f"{path}: rows must hold the same number of comma-separated numbers ({err})") from err
-    return array
+        return False
+    return True
+
+
+def _is_numeric_row(line: str) -> bool:
+    return all(_is_number(cell) for cell in line.split(","))
 
 
 def build_points(params: PointsParams, context: BuildContext) -> DataSplits:

@@ -11,10 +11,19 @@ from ..core import Metric
 
 
 def median_bandwidth(x: torch.Tensor) -> float:
-    """Median heuristic: the median pairwise Euclidean distance between distinct rows of ``x``."""
+    """Median heuristic: the median pairwise Euclidean distance between distinct rows of ``x``.
+
+    When more than half of the pairs coincide (repeated points), the median
+    of the non-zero distances is used instead, and 1.0 when every point is
+    the same, so the kernel stays defined.
+    """
     distances = torch.cdist(x, x)
     upper = distances[torch.triu(torch.ones_like(distances, dtype=torch.bool), diagonal=1)]
-    return float(upper.median())
+    median = float(upper.median()) if len(upper) else 0.0
+    if median > 0:
+        return median
+    nonzero = upper[upper > 0]
+    return float(nonzero.median()) if len(nonzero) else 1.0
 
 
 def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> float:

@@ -60,15 +60,14 @@ class EnergyStrategy(Strategy):
             )
         self.optimizers = {"discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)}
         self.register_buffer("buffer", torch.empty(0, *self.domain.event_shape, dtype=self.domain.dtype))
-        self._generator = torch.Generator(device="cpu").manual_seed(context.seed)
 
     def _negatives_start(self, n: int, device: torch.device) -> torch.Tensor | None:
         """Starting points of the chains: buffer entries with a fraction restarted from noise."""
         if self.params.buffer_size == 0 or len(self.buffer) < n:
             return None
-        index = torch.randint(len(self.buffer), (n,), generator=self._generator).to(device)
+        index = torch.randint(len(self.buffer), (n,), device=device)
         start = self.buffer[index]
-        restart = torch.rand(n, generator=self._generator).to(device) < self.params.restart_fraction
+        restart = torch.rand(n, device=device) < self.params.restart_fraction
         noise = self.domain.random_batch(n, device=device)
         return torch.where(restart.view(-1, *([1] * (start.dim() - 1))), noise, start)
 

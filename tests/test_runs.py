@@ -1,0 +1,125 @@
+"""`structgen run`, `structgen sample` and resuming from a run directory."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from structgen import RunDirectoryError
+from structgen.cli import main
+from structgen.config import load_experiment
+from structgen.experiment import load_trained, run_experiment
+from structgen.runs import RunDirectory
+
+CONFIG = """
+data: {name: ring, train_size: 2048, eval_size: 200}
+strategy: {name: gan, ema_decay: 0.9}
+generator: {name: mlp, hidden: 32, layers: 2, latent_dim: 4}
+discriminator: {name: mlp, hidden: 32, layers: 2}
+training: {steps: 40, batch_size: 64, log_every: 10, checkpoint_every: 20, eval_samples: 300}
+device: cpu
+seed: 3
+"""
+
+
+@pytest.fixture()
+def config_file(tmp_path):
+    path = tmp_path / "ring.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_run_writes_run_directory(tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
+    assert "modes_covered" in capsys.readouterr().out
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["strategy"]["ema_decay"] == 0.9
+    assert config["training"]["steps"] == 40
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [10, 20, 30, 40]
+    assert {"loss_d", "loss_g"} <= set(lines[0])
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["metrics"]) >= {"modes_covered", "high_quality_fraction", "mmd2"}
+    assert (out / "samples.png").stat().st_size > 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 40
+
+
+def test_run_refuses_existing_directory(tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
+    before = (out / "results.json").read_text()
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert (out / "results.json").read_text() == before
+
+
+def test_resume_rejects_other_config(tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
+    code = main(["run", str(config_file), "--out", str(out), "--resume", "--set", "seed=4", "--no-progress"])
+    assert code == 2
+    assert "different configuration" in capsys.readouterr().err
+
+
+def test_resume_continues_from_checkpoint(tmp_path, registry):
+    values = yaml.safe_load(CONFIG)
+    straight = load_experiment(values=values, registry=registry)
+    run_experiment(straight, registry, tmp_path / "straight")
+
+    # Stop a second run at step 20 by training a 20-step copy, then resume with the 40-step config.
+    half = load_experiment(values=values, overrides=["training.steps=20"], registry=registry)
+    run_experiment(half, registry, tmp_path / "resumed")
+    config_path = tmp_path / "resumed" / "config.yaml"
+    config_path.write_text(yaml.safe_dump(straight.to_dict(), sort_keys=False))
+    run_experiment(straight, registry, tmp_path / "resumed", resume=True)
+
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
+    assert b["step"] == 40
+    for key, value in a["strategy"]["model"].items():
+        assert torch.allclose(value, b["strategy"]["model"][key], atol=1e-6), key
+
+
+def test_sample_needs_only_run_directory(tmp_path, config_file, registry, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
+    assert main(["sample", str(out), "-n", "7", "--out", str(tmp_path / "drawn")]) == 0
+    samples = np.load(tmp_path / "drawn" / "samples.npy")
+    assert samples.shape == (7, 2)
+    assert np.isfinite(samples).all()
+
+    strategy, domain = load_trained(out, registry)
+    assert domain.spec() == json.loads((out / "run.json").read_text())["domain"]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)["strategy"]["model"]
+    for key, value in strategy.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_sample_of_missing_run_is_clear(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "nothing"), "-n", "3"]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_checkpoint_write_is_atomic(tmp_path):
+    run = RunDirectory(tmp_path)
+    run.save_checkpoint({"step": 1})
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("cannot save")
+
+    with pytest.raises(RuntimeError):
+        run.save_checkpoint({"step": 2, "bad": Unpicklable()})
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_missing_checkpoint_error(tmp_path):
+    with pytest.raises(RunDirectoryError, match="no checkpoint.pt"):
+        RunDirectory(tmp_path).load_checkpoint(torch.device("cpu"))
