@@ -107,6 +107,8 @@ class Trainer:
             observer.on_log(self.step, logs)
 
     def _checkpoint(self) -> None:
+        if not self.observers:
+            return
         state = self.state()
         for observer in self.observers:
             observer.on_checkpoint(self.step, state)
