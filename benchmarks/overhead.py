@@ -53,7 +53,9 @@ class PlainGAN:
 
     def step(self) -> None:
         p = self.params
-        real = self.data[torch.randint(len(self.data), (self.batch_size,), device=self.data.device, generator=self.batches)]
+        real = self.data[
+            torch.randint(len(self.data), (self.batch_size,), device=self.data.device, generator=self.batches)
+        ]
         latent = self.generator.latent_dim
 
         with torch.no_grad():
@@ -78,7 +80,9 @@ class PlainGAN:
         self.opt_g.step()
         if p.ema_decay > 0:
             with torch.no_grad():
-                torch._foreach_lerp_(list(self.average.parameters()), list(self.generator.parameters()), 1 - p.ema_decay)
+                torch._foreach_lerp_(
+                    list(self.average.parameters()), list(self.generator.parameters()), 1 - p.ema_decay
+                )
 
 
 def synchronize(device: torch.device) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from .config import ComponentParams
 from .context import BuildContext
-from .inference.exhaustive import ExhaustiveParams, build_amortized, build_exhaustive
+from .inference.amortized import build_amortized
+from .inference.exhaustive import ExhaustiveParams, build_exhaustive
 from .inference.gradient import GradientAscentParams, LangevinParams, build_gradient_ascent, build_langevin
 from .losses import MinimaxLoss, NonSaturatingLoss
 from .metrics.frechet import FrechetParams, build_frechet

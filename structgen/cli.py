@@ -6,8 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .errors import StructgenError
 
@@ -41,12 +42,12 @@ def _progress(enabled: bool):
 
 
 def _print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    line = "  ".join(name.ljust(width) for name, width in zip(header, widths))
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    line = "  ".join(name.ljust(width) for name, width in zip(header, widths, strict=True))
     print(line)
     print("  ".join("-" * width for width in widths))
     for row in rows:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -72,6 +73,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .config import load_experiment
+    from .distributed import rank
     from .experiment import run_experiment
     from .plugins import default_registry
 
@@ -83,6 +85,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     observers = () if args.no_progress else (ProgressBar(str(out), resolved.config.training.steps),)
     results = run_experiment(resolved, registry, out, observers=observers, resume=args.resume)
+    if rank() != 0:
+        return 0
     _print_table(["metric", "value"], [[name, f"{value:.4g}"] for name, value in results.items()])
     print(f"run written to {out}")
     return 0
@@ -133,12 +137,16 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="structgen", description="Structured generation: generators and scorers, side by side.")
+    parser = argparse.ArgumentParser(
+        prog="structgen", description="Structured generation: generators and scorers, side by side."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="Log progress messages at INFO level.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     plugins = commands.add_parser("plugins", help="List every registered component with its parameters.")
-    plugins.add_argument("--json", action="store_true", help="Print a JSON list of {kind, name, plugin, version, params}.")
+    plugins.add_argument(
+        "--json", action="store_true", help="Print a JSON list of {kind, name, plugin, version, params}."
+    )
     plugins.set_defaults(handler=cmd_plugins)
 
     device_help = "Device: cpu, cuda, cuda:N, mps or auto (default: the config's)."
@@ -156,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="Train several strategies on the same data sets and tabulate them.")
     compare.add_argument("task", help="A registered task (mixture, digits, ...) or a compare config file.")
     compare.add_argument("--out", help="Output directory (default: compare/<task>); created if missing.")
-    compare.add_argument("--seeds", type=_positive_int, help="Seeds per strategy and data set (default: the task's, 3).")
+    compare.add_argument(
+        "--seeds", type=_positive_int, help="Seeds per strategy and data set (default: the task's, 3)."
+    )
     compare.add_argument("--set", action="append", metavar="FIELD=VALUE", help=set_help + " Applies to every run.")
     compare.add_argument("--device", help=device_help)
     compare.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
@@ -173,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return args.handler(args)
     except StructgenError as err:

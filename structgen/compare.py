@@ -6,8 +6,9 @@ import json
 import logging
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -138,12 +139,24 @@ def run_compare(
                 experiment_config = resolved[(dataset.name, label, seed)]
                 started = time.perf_counter()
                 experiment = build_experiment(experiment_config, registry)
-                observers = () if progress is None else (progress(f"{dataset.name}/{label}/seed {seed}", experiment_config.config.training.steps),)
+                observers = (
+                    ()
+                    if progress is None
+                    else (progress(f"{dataset.name}/{label}/seed {seed}", experiment_config.config.training.steps),)
+                )
                 train(experiment, observers=observers)
                 samples = generate(experiment.strategy, experiment_config.config.training.eval_samples)
                 metrics = evaluate(experiment, samples)
                 seconds = time.perf_counter() - started
-                records.append({"dataset": dataset.name, "strategy": label, "seed": seed, "seconds": round(seconds, 2), "metrics": metrics})
+                records.append(
+                    {
+                        "dataset": dataset.name,
+                        "strategy": label,
+                        "seed": seed,
+                        "seconds": round(seconds, 2),
+                        "metrics": metrics,
+                    }
+                )
                 _write_records(out, records)
                 if seed == 0:
                     panels.append((label, samples[: compare.picture_samples].cpu()))

@@ -40,7 +40,7 @@ class BuildContext:
     num_classes: int | None = None
     generator: Generator | None = None
 
-    def replace(self, **changes: Any) -> "BuildContext":
+    def replace(self, **changes: Any) -> BuildContext:
         """Return a copy with some attributes changed."""
         return dataclasses.replace(self, **changes)
 

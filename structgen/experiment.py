@@ -61,7 +61,9 @@ def build_experiment(resolved: ResolvedExperiment, registry: Registry) -> Experi
     context = BuildContext(registry=registry, device=device, experiment=resolved, seed=config.seed)
     data = resolved.data.component.factory(resolved.data.params, context)
     if not isinstance(data, DataSplits):
-        raise ConfigError([("data.name", f"dataset {config.data.name!r} returned {type(data).__name__}, not DataSplits")])
+        raise ConfigError(
+            [("data.name", f"dataset {config.data.name!r} returned {type(data).__name__}, not DataSplits")]
+        )
     data = data.to(device)
     context = context.replace(domain=data.domain, data=data, num_classes=data.info.get("num_classes"))
 
@@ -91,9 +93,7 @@ def check_components(strategy: Strategy, data: DataSplits) -> None:
             with torch.no_grad():
                 scores = discriminator(sample_batch, condition)
         except RuntimeError as err:
-            raise DataError(
-                f"the discriminator failed on a batch of shape {tuple(sample_batch.shape)}: {err}"
-            ) from err
+            raise DataError(f"the discriminator failed on a batch of shape {tuple(sample_batch.shape)}: {err}") from err
         if scores.shape != (len(sample_batch),):
             raise DataError(
                 f"the discriminator must return one score per object, shape ({len(sample_batch)},); "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -23,7 +23,7 @@ def save_panels(domain: Domain, panels: Sequence[tuple[str, torch.Tensor]], path
     """Draw each ``(label, batch)`` beside the others in one row and save the figure to ``path``."""
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
-    for ax, (label, batch) in zip(axes[0], panels):
+    for ax, (label, batch) in zip(axes[0], panels, strict=True):
         domain.draw(batch.detach().cpu(), ax, title=label)
     if title:
         figure.suptitle(title)

@@ -25,7 +25,8 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-from typing import Any, Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import pluggy
 from pydantic import BaseModel
@@ -96,7 +97,7 @@ class HookSpecs:
 
     @hookspec
     def register_tasks(self, register: Register) -> None:
-        """Register comparison tasks for ``structgen compare``: factories of :class:`~structgen.compare.CompareConfig`."""
+        """Register comparison tasks for `structgen compare`: factories of :class:`~structgen.compare.CompareConfig`."""
 
 
 HOOK_KINDS: dict[str, str] = {

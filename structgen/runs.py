@@ -38,7 +38,7 @@ class RunDirectory:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, path: str | Path, config: dict[str, Any], info: dict[str, Any], resume: bool) -> "RunDirectory":
+    def create(cls, path: str | Path, config: dict[str, Any], info: dict[str, Any], resume: bool) -> RunDirectory:
         """Prepare ``path`` for a run of ``config``.
 
         A directory that already holds a run is only reused with ``resume``

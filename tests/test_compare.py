@@ -35,7 +35,13 @@ def test_compare_mixture_end_to_end(tmp_path, capsys):
     for record in records:
         assert set(record) == {"dataset", "strategy", "seed", "seconds", "metrics"}
         assert record["seconds"] > 0
-        assert set(record["metrics"]) >= {"modes_covered", "high_quality_fraction", "off_mode_fraction", "reverse_kl", "mmd2"}
+        assert set(record["metrics"]) >= {
+            "modes_covered",
+            "high_quality_fraction",
+            "off_mode_fraction",
+            "reverse_kl",
+            "mmd2",
+        }
         assert 0 <= record["metrics"]["high_quality_fraction"] <= 1
     assert (out / "ring.png").stat().st_size > 0
     assert (out / "grid.png").stat().st_size > 0

@@ -53,7 +53,7 @@ def test_classifier_is_accurate_and_cached(registry):
     assert float(accuracy) >= 0.95
 
     again = load_or_train("digits", data.train.x, data.info["train_labels"], 10, params)
-    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 

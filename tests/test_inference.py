@@ -11,7 +11,8 @@ from structgen_vectors.domain import VectorDomain
 from torch import nn
 
 from structgen import Capability, ConfigError, DataError, Discriminator, Domain, Generator
-from structgen.inference.exhaustive import Amortized, Exhaustive, enumerate_domain
+from structgen.inference.amortized import Amortized
+from structgen.inference.exhaustive import Exhaustive, enumerate_domain
 from structgen.inference.gradient import GradientAscent, Langevin, temperature_schedule
 
 # Scorers

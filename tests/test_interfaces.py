@@ -51,7 +51,7 @@ def test_vector_domain_rejects_bad_batches():
 
 def test_vector_domain_has_no_categories():
     with pytest.raises(NotImplementedError, match="continuous"):
-        VectorDomain(2, -1.0, 1.0).num_categories
+        _ = VectorDomain(2, -1.0, 1.0).num_categories
 
 
 def test_image_domain_round_trip():

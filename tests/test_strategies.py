@@ -53,8 +53,9 @@ def test_training_state_round_trip(registry, label):
     train(trained)
     fresh = _experiment(registry, label, steps=5)
     fresh.strategy.load_training_state(trained.strategy.training_state())
-    for (name, a), (_, b) in zip(trained.strategy.state_dict().items(), fresh.strategy.state_dict().items()):
-        assert torch.equal(a, b), name
+    fresh_state = fresh.strategy.state_dict()
+    for name, value in trained.strategy.state_dict().items():
+        assert torch.equal(value, fresh_state[name]), name
     for name, optimizer in trained.strategy.optimizers.items():
         assert fresh.strategy.optimizers[name].state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
 

@@ -25,7 +25,9 @@ def register_domains(register: Register) -> None:
 
 @hookimpl
 def register_generators(register: Register) -> None:
-    register("conv", build_conv_generator, params=ConvGeneratorParams, description="DCGAN-style transposed convolutions.")
+    register(
+        "conv", build_conv_generator, params=ConvGeneratorParams, description="DCGAN-style transposed convolutions."
+    )
 
 
 @hookimpl

@@ -95,9 +95,17 @@ def train_classifier(
     return model.eval()
 
 
-def _cache_key(dataset: str, shape: tuple[int, ...], classes: int, params: ClassifierParams, labels: torch.Tensor) -> str:
+def _cache_key(
+    dataset: str, shape: tuple[int, ...], classes: int, params: ClassifierParams, labels: torch.Tensor
+) -> str:
     description = json.dumps(
-        {"dataset": dataset, "shape": list(shape), "classes": classes, "params": params.model_dump(), "torch": torch.__version__},
+        {
+            "dataset": dataset,
+            "shape": list(shape),
+            "classes": classes,
+            "params": params.model_dump(),
+            "torch": torch.__version__,
+        },
         sort_keys=True,
     )
     digest = hashlib.sha256(description.encode() + labels.cpu().numpy().tobytes()).hexdigest()[:16]
@@ -128,6 +136,10 @@ def build_classifier(params: ClassifierParams, context: BuildContext) -> Classif
     if data is None or "train_labels" not in data.info:
         raise ConfigError([("feature_extractor.name", "classifier needs a data set with class labels, such as digits")])
     model = load_or_train(
-        str(data.info.get("name", "data")), data.train.x, data.info["train_labels"], int(data.info["label_count"]), params
+        str(data.info.get("name", "data")),
+        data.train.x,
+        data.info["train_labels"],
+        int(data.info["label_count"]),
+        params,
     )
     return ClassifierFeatures(model.to(context.device))

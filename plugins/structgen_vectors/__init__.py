@@ -30,7 +30,10 @@ def register_generators(register: Register) -> None:
 @hookimpl
 def register_discriminators(register: Register) -> None:
     register(
-        "mlp", build_mlp_discriminator, params=MLPDiscriminatorParams, description="MLP from a flattened object to a score."
+        "mlp",
+        build_mlp_discriminator,
+        params=MLPDiscriminatorParams,
+        description="MLP from a flattened object to a score.",
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ class VectorParams(ComponentParams):
     high: float = Field(1.0, description="Upper edge of that box.")
 
     @model_validator(mode="after")
-    def _check_box(self) -> "VectorParams":
+    def _check_box(self) -> VectorParams:
         if self.low >= self.high:
             raise ValueError(f"low ({self.low}) must be below high ({self.high})")
         return self

@@ -48,7 +48,9 @@ class MixtureParams(ComponentParams):
 
 def _mixture(means: torch.Tensor, std: float, margin: float, params: MixtureParams) -> DataSplits:
     generator = torch.Generator().manual_seed(params.data_seed)
-    splits = [sample_mixture(means, std, size, generator) for size in (params.train_size, params.eval_size, params.eval_size)]
+    splits = [
+        sample_mixture(means, std, size, generator) for size in (params.train_size, params.eval_size, params.eval_size)
+    ]
     extent = float(means.abs().max()) + margin
     domain = VectorDomain(2, -extent, extent)
     info: dict[str, Any] = {
@@ -70,7 +72,9 @@ def build_grid(params: MixtureParams, context: BuildContext) -> DataSplits:
 class MixtureMetricParams(ComponentParams):
     """Settings of the ``mixture`` metric."""
 
-    threshold: float = Field(3.0, gt=0, description="A sample is high quality within this many std of its nearest mean.")
+    threshold: float = Field(
+        3.0, gt=0, description="A sample is high quality within this many std of its nearest mean."
+    )
 
 
 class MixtureMetric(Metric):

@@ -33,7 +33,8 @@ class MLPGeneratorParams(ComponentParams):
     activation: Activation = Field("relu", description="Hidden activation.")
     batch_norm: bool = Field(False, description="Batch normalisation after each hidden linear layer.")
     output: Literal["auto", "linear", "tanh"] = Field(
-        "auto", description="Output layer: `tanh` for data in [-1, 1]; `auto` picks tanh when the domain's bounds are [-1, 1]."
+        "auto",
+        description="Output layer: `tanh` for data in [-1, 1]; `auto` picks tanh when the domain's bounds are [-1, 1].",
     )
     conditional: bool = Field(False, description="Take a class label; its embedding is concatenated to z.")
 

@@ -25,7 +25,7 @@ class PointsParams(ComponentParams):
     margin: float = Field(0.1, ge=0, description="Search box margin, as a share of the data's range per side.")
 
     @model_validator(mode="after")
-    def _check_fractions(self) -> "PointsParams":
+    def _check_fractions(self) -> PointsParams:
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError("validation_fraction + test_fraction must be below 1, leaving points to train on")
         return self

@@ -26,7 +26,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def to(self, device: torch.device | str) -> "Split":
+    def to(self, device: torch.device | str) -> Split:
         """Return a copy of the split on ``device``."""
         condition = None if self.condition is None else self.condition.to(device)
         return Split(self.x.to(device), condition)
@@ -51,7 +51,7 @@ class DataSplits:
     test: Split
     info: dict[str, Any] = field(default_factory=dict)
 
-    def to(self, device: torch.device | str) -> "DataSplits":
+    def to(self, device: torch.device | str) -> DataSplits:
         """Return a copy with every split on ``device``."""
         return DataSplits(
             self.domain, self.train.to(device), self.validation.to(device), self.test.to(device), self.info

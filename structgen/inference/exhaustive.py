@@ -1,4 +1,4 @@
-"""Exhaustive search over a finite candidate set, and the ``amortized`` sampler."""
+"""Exhaustive search over a finite candidate set."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ from pydantic import Field
 
 from ..config import ComponentParams
 from ..context import BuildContext
-from ..core import Discriminator, Domain, Generator, Inference
+from ..core import Discriminator, Domain, Inference
 from ..errors import ConfigError, DataError
 
 
 class ExhaustiveParams(ComponentParams):
     """Settings of ``exhaustive``."""
 
-    candidates: list | None = Field(
-        None, description="Candidate objects, each a nested list of shape event_shape."
-    )
+    candidates: list | None = Field(None, description="Candidate objects, each a nested list of shape event_shape.")
     path: str | None = Field(None, description="A .npy file of candidates, shape (count, *event_shape).")
     temperature: float | None = Field(
         None,
@@ -127,32 +125,3 @@ def build_exhaustive(params: ExhaustiveParams, context: BuildContext) -> Exhaust
     if candidates is not None:
         domain.validate(candidates, source="exhaustive candidates")
     return Exhaustive(domain, candidates, params.temperature, params.max_candidates, params.chunk_size)
-
-
-class Amortized(Inference):
-    """Sampling by a trained generator: the search is amortised into its weights.
-
-    It ignores the scorer, so ``gan``, ``vae`` and ``autoencoder`` sample
-    through the same interface as search-based strategies.
-    """
-
-    def __init__(self, domain: Domain, generator: Generator) -> None:
-        super().__init__(domain)
-        self.generator = generator
-
-    def run(
-        self,
-        scorer: Discriminator | None,
-        n: int,
-        init: torch.Tensor | None = None,
-        condition: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        return self.generator.sample(n if init is None else len(init), condition)
-
-
-def build_amortized(params: ComponentParams, context: BuildContext) -> Amortized:
-    if context.generator is None:
-        raise ConfigError(
-            [("inference.name", "amortized samples a trained generator; the strategy has none, use langevin")]
-        )
-    return Amortized(context.require_domain(), context.generator)

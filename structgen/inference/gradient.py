@@ -13,9 +13,7 @@ from ..core import Capability, Discriminator, Domain, Inference
 from ..errors import ConfigError
 
 
-def _score_gradient(
-    scorer: Discriminator, x: torch.Tensor, condition: torch.Tensor | None
-) -> torch.Tensor:
+def _score_gradient(scorer: Discriminator, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
     """``grad_x sum_i score(x_i)``, shape of ``x``; each object's gradient is its own score's."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)

@@ -22,7 +22,9 @@ class EnergyParams(ComponentParams):
         0.1, ge=0, description="Weight alpha of alpha * (score(x+)^2 + score(x-)^2), which keeps scores bounded."
     )
     buffer_size: int = Field(
-        10_000, ge=0, description="Replay buffer of earlier negatives that chains restart from; 0 starts every chain from noise."
+        10_000,
+        ge=0,
+        description="Replay buffer of earlier negatives that chains restart from; 0 starts every chain from noise.",
     )
     restart_fraction: float = Field(
         0.05, ge=0, le=1, description="Fraction of chains per step started from noise instead of the buffer."
@@ -58,7 +60,9 @@ class EnergyStrategy(Strategy):
                 f"inference {type(self.sampler).__name__} needs scorer capabilities ({names}) that "
                 f"{type(self.discriminator).__name__} lacks; choose another inference"
             )
-        self.optimizers = {"discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)}
+        self.optimizers = {
+            "discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)
+        }
         self.register_buffer("buffer", torch.empty(0, *self.domain.event_shape, dtype=self.domain.dtype))
 
     def _negatives_start(self, n: int, device: torch.device) -> torch.Tensor | None:

@@ -20,7 +20,9 @@ class GANParams(ComponentParams):
     component_fields: ClassVar[dict[str, str]] = {"loss": "loss"}
 
     loss: str = Field("non_saturating", description="Registered GAN loss: minimax, non_saturating, ...")
-    d_steps: int = Field(1, ge=1, description="Discriminator updates per generator update (k), each on a fresh real batch.")
+    d_steps: int = Field(
+        1, ge=1, description="Discriminator updates per generator update (k), each on a fresh real batch."
+    )
     lr_g: float = Field(2e-4, gt=0, description="Generator learning rate (Adam).")
     lr_d: float = Field(2e-4, gt=0, description="Discriminator learning rate (Adam).")
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam's first-moment decay, both networks.")
@@ -32,7 +34,10 @@ class GANParams(ComponentParams):
         1, ge=1, description="Apply R1 every this many discriminator updates, scaled up to match (lazy R1)."
     )
     ema_decay: float = Field(
-        0.0, ge=0, lt=1, description="Decay of the moving average of generator weights used for sampling; 0 turns it off."
+        0.0,
+        ge=0,
+        lt=1,
+        description="Decay of the moving average of generator weights used for sampling; 0 turns it off.",
     )
 
 
@@ -52,9 +57,7 @@ class GANStrategy(Strategy):
     def __init__(self, params: GANParams, context: BuildContext) -> None:
         super().__init__()
         if context.require_domain().is_discrete:
-            raise ConfigError(
-                [("strategy.name", "gan backpropagates through samples and needs a continuous domain")]
-            )
+            raise ConfigError([("strategy.name", "gan backpropagates through samples and needs a continuous domain")])
         self.params = params
         self.batches_per_step = params.d_steps
         self.generator = context.build_generator()
@@ -79,7 +82,7 @@ class GANStrategy(Strategy):
         conditions = condition.chunk(self.params.d_steps) if condition is not None else [None] * len(reals)
 
         # Discriminator updates, G fixed.
-        for real, real_condition in zip(reals, conditions):
+        for real, real_condition in zip(reals, conditions, strict=True):
             logs.update(self._discriminator_update(real, real_condition))
 
         # Generator update, D fixed (its gradients are cleared before its next update).
@@ -92,9 +95,7 @@ class GANStrategy(Strategy):
         logs["loss_g"] = loss_g.detach()
         return logs
 
-    def _discriminator_update(
-        self, real: torch.Tensor, condition: torch.Tensor | None
-    ) -> dict[str, torch.Tensor]:
+    def _discriminator_update(self, real: torch.Tensor, condition: torch.Tensor | None) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.generator(self.generator.sample_latent(real.shape[0]), condition)
         apply_r1 = self.params.r1_gamma > 0 and self._d_updates % self.params.r1_every == 0

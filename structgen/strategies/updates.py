@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from pydantic import Field
@@ -56,7 +56,7 @@ class WeightAverage(nn.Module):
         averaged = list(self.average.parameters())
         current = list(module.parameters())
         torch._foreach_lerp_(averaged, current, 1.0 - self.decay)
-        for avg_buffer, buffer in zip(self.average.buffers(), module.buffers()):
+        for avg_buffer, buffer in zip(self.average.buffers(), module.buffers(), strict=True):
             avg_buffer.copy_(buffer)
 
 
