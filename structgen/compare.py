@@ -40,9 +40,10 @@ class CompareConfig(BaseModel):
         description="Label -> partial experiment config, e.g. {gan: {strategy: {name: gan}}}."
     )
     base: dict[str, Any] = Field(default_factory=dict, description="Config shared by every run (networks, training).")
-    dataset_overrides: dict[str, dict[str, Any]] = Field(
+    dataset_overrides: dict[str, dict[str, dict[str, Any]]] = Field(
         default_factory=dict,
-        description="Data set name -> config merged over base and the strategy, e.g. a longer training on grid.",
+        description="Data set name -> strategy label -> config merged over base and the strategy's entry, "
+        "for settings that depend on the data's scale (e.g. Langevin step sizes on grid).",
     )
     seeds: int = Field(3, ge=1, description="Seeds 0 .. seeds-1 per strategy and data set.")
     real_floor: bool = Field(
@@ -84,7 +85,7 @@ def load_compare_config(target: str, registry: Registry) -> CompareConfig:
 
 def _experiment_values(compare: CompareConfig, dataset: ComponentConfig, label: str, seed: int) -> dict[str, Any]:
     values = deep_merge(compare.base, compare.strategies[label])
-    values = deep_merge(values, compare.dataset_overrides.get(dataset.name, {}))
+    values = deep_merge(values, compare.dataset_overrides.get(dataset.name, {}).get(label, {}))
     values["data"] = dataset.model_dump()
     values["seed"] = seed
     return values
@@ -96,6 +97,14 @@ def validate_compare(
     """Resolve every run's experiment up front, so a bad setting fails before any training."""
     resolved = {}
     problems: list[tuple[str, str]] = []
+    dataset_names = [dataset.name for dataset in compare.datasets]
+    for name, by_label in compare.dataset_overrides.items():
+        if name not in dataset_names:
+            problems.append((f"dataset_overrides.{name}", f"not one of the data sets: {', '.join(dataset_names)}"))
+        for label in by_label:
+            if label not in compare.strategies:
+                labels = ", ".join(compare.strategies)
+                problems.append((f"dataset_overrides.{name}.{label}", f"not one of the strategies: {labels}"))
     for dataset in compare.datasets:
         for label in compare.strategies:
             for seed in range(compare.seeds):

@@ -297,11 +297,25 @@ def resolve(config: ExperimentConfig, registry: Registry) -> ResolvedExperiment:
             problems.extend(validation_problems(err, prefix=path, model=component.params))
             return None
         for field_name, ref_kind in getattr(component.params, "component_fields", {}).items():
-            ref = getattr(params, field_name, None)
-            if ref is not None and ref not in registry.components[ref_kind]:
-                names = ", ".join(registry.names(ref_kind))
-                problems.append((f"{path}.{field_name}", f"unknown {ref_kind} {ref!r}; registered: {names}"))
+            check_reference(ref_kind, getattr(params, field_name, None), f"{path}.{field_name}")
         return ResolvedComponent(component, params)
+
+    def check_reference(kind: str, ref: str | ComponentConfig | None, path: str) -> None:
+        # A parameter that names another component: a bare name or a whole section.
+        name = ref.name if isinstance(ref, ComponentConfig) else ref
+        if name is None:
+            return
+        if name not in registry.components[kind]:
+            names = ", ".join(registry.names(kind))
+            problems.append(
+                (path if isinstance(ref, str) else f"{path}.name", f"unknown {kind} {name!r}; registered: {names}")
+            )
+            return
+        if isinstance(ref, ComponentConfig):
+            try:
+                registry.get(kind, name).parse_params(ref.params)
+            except ValidationError as err:
+                problems.extend(validation_problems(err, prefix=path, model=registry.get(kind, name).params))
 
     data = bind("dataset", config.data, "data")
     strategy = bind("strategy", config.strategy, "strategy")

@@ -44,6 +44,11 @@ class BuildContext:
         """Return a copy with some attributes changed."""
         return dataclasses.replace(self, **changes)
 
+    @property
+    def total_steps(self) -> int:
+        """Training steps of the experiment, for learning-rate schedules (1 without an experiment)."""
+        return self.experiment.config.training.steps if self.experiment is not None else 1
+
     def require_domain(self) -> Domain:
         """The domain, or an error for factories that need one."""
         if self.domain is None:

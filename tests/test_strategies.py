@@ -18,9 +18,21 @@ STRATEGIES = {
     "vae": {"strategy": {"name": "vae", "observation_std": 0.05}},
     "autoencoder": {"strategy": {"name": "autoencoder"}},
     "energy": {
-        "strategy": {"name": "energy", "buffer_size": 2000},
-        "discriminator": {"name": "mlp", "hidden": 64, "layers": 2, "activation": "silu"},
-        "inference": {"name": "langevin", "steps": 20, "step_size": 0.005, "temperature": 0.01},
+        "strategy": {
+            "name": "energy",
+            "lr": 3e-3,
+            "buffer_size": 2000,
+            "negatives": {"name": "langevin", "steps": 20, "step_size": 1e-3, "temperature": 1e-3},
+        },
+        "discriminator": {"name": "mlp", "hidden": 64, "layers": 2, "activation": "silu", "input_scale": 5.0},
+        "inference": {
+            "name": "langevin",
+            "steps": 200,
+            "step_size": 2e-2,
+            "final_step_size": 1e-4,
+            "temperature": 1.0,
+            "final_temperature": 1e-4,
+        },
     },
 }
 
@@ -77,7 +89,20 @@ def test_gan_d_steps_takes_k_batches(registry):
     assert int(experiment.strategy.optimizers["generator"].state_dict()["state"][0]["step"]) == 1
 
 
-def test_energy_buffer_fills(registry):
-    experiment = _experiment(registry, "energy", steps=3)
+def test_energy_buffer_starts_as_noise(registry):
+    experiment = _experiment(registry, "energy", steps=1)
     train(experiment)
-    assert experiment.strategy.buffer.shape == (3 * 128, 2)
+    buffer = experiment.strategy.buffer
+    assert buffer.shape == (2000, 2)
+    assert float(buffer.abs().max()) <= 1.5
+    assert float(buffer.std()) > 0.5
+
+
+def test_energy_writes_negatives_back(registry):
+    experiment = _experiment(registry, "energy", steps=1)
+    strategy = experiment.strategy
+    strategy.params = strategy.params.model_copy(update={"restart_fraction": 0.0})
+    strategy.buffer = torch.zeros(2000, 2)
+    strategy.train_step(experiment.data.train.x[:128])
+    moved = int((strategy.buffer.abs().sum(dim=1) > 0).sum())
+    assert 0 < moved <= 128

@@ -66,7 +66,7 @@ def build_ring(params: MixtureParams, context: BuildContext) -> DataSplits:
 
 
 def build_grid(params: MixtureParams, context: BuildContext) -> DataSplits:
-    return _mixture(grid_means(), 0.05, 1.5, params)
+    return _mixture(grid_means(), 0.05, 1.0, params)
 
 
 class MixtureMetricParams(ComponentParams):

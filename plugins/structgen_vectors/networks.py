@@ -37,10 +37,13 @@ class MLPGeneratorParams(ComponentParams):
         description="Output layer: `tanh` for data in [-1, 1]; `auto` picks tanh when the domain's bounds are [-1, 1].",
     )
     conditional: bool = Field(False, description="Take a class label; its embedding is concatenated to z.")
+    output_scale: float = Field(
+        1.0, gt=0, description="Fixed factor on the output, for data spread wider than a unit-scale network's output."
+    )
 
 
 class MLPGenerator(Generator):
-    """``z -> [Linear, (BatchNorm), activation] x layers -> Linear (-> tanh)``, reshaped to the event shape.
+    """``z -> [Linear, (BatchNorm), activation] x layers -> Linear (-> tanh) -> * output_scale``, reshaped.
 
     A conditional generator concatenates a learned embedding of the class
     label to ``z``.
@@ -65,6 +68,7 @@ class MLPGenerator(Generator):
         if tanh:
             blocks.append(nn.Tanh())
         self.net = nn.Sequential(*blocks)
+        self.output_scale = params.output_scale
 
     def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         if self.embedding is not None:
@@ -73,7 +77,10 @@ class MLPGenerator(Generator):
             z = torch.cat([z, self.embedding(condition)], dim=1)
         elif condition is not None:
             raise ValueError("this generator is not conditional; set conditional: true to use labels")
-        return self.net(z).view(-1, *self.event_shape)
+        out = self.net(z)
+        if self.output_scale != 1.0:
+            out = out * self.output_scale
+        return out.view(-1, *self.event_shape)
 
 
 class MLPDiscriminatorParams(ComponentParams):
@@ -86,6 +93,12 @@ class MLPDiscriminatorParams(ComponentParams):
     )
     spectral_norm: bool = Field(False, description="Spectral normalisation of every linear layer.")
     conditional: bool = Field(False, description="Projection discriminator: add <embed(y), h(x)> to the score.")
+    input_scale: float = Field(
+        1.0,
+        gt=0,
+        description="Inputs are multiplied by this before the first layer; values above 1 let a small network "
+        "resolve modes narrower than its default length scale.",
+    )
 
 
 class MLPDiscriminator(Discriminator):
@@ -106,9 +119,10 @@ class MLPDiscriminator(Discriminator):
         self.features = nn.Sequential(*blocks)
         self.head = wrap(nn.Linear(width, 1))
         self.embedding = nn.Embedding(num_classes, width) if num_classes else None
+        self.input_scale = params.input_scale
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)
+        h = self.features(x * self.input_scale if self.input_scale != 1.0 else x)
         score = self.head(h).squeeze(1)
         if self.embedding is not None:
             if condition is None:

@@ -23,10 +23,12 @@ class Strategy(nn.Module):
 
     A strategy is an ``nn.Module`` holding its networks, so ``state_dict``
     covers every weight; ``optimizers`` holds the optimizers whose state goes
-    into checkpoints beside the weights.
+    into checkpoints beside the weights, and ``schedulers`` their learning-rate
+    schedules.
     """
 
     optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]
     sampler: Inference
     batches_per_step: int = 1
     """Real batches that :meth:`train_step` receives per call, concatenated along
@@ -35,6 +37,7 @@ class Strategy(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.optimizers = {}
+        self.schedulers = {}
 
     @abstractmethod
     def train_step(
@@ -52,10 +55,11 @@ class Strategy(nn.Module):
         """Generate ``n`` objects, shape ``(n, *event_shape)``, detached."""
 
     def training_state(self) -> dict[str, Any]:
-        """Weights and optimizer states, for a checkpoint."""
+        """Weights, optimizer states and learning-rate schedules, for a checkpoint."""
         return {
             "model": self.state_dict(),
             "optimizers": {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
+            "schedulers": {name: scheduler.state_dict() for name, scheduler in self.schedulers.items()},
         }
 
     def load_training_state(self, state: dict[str, Any], with_optimizers: bool = True) -> None:
@@ -64,3 +68,5 @@ class Strategy(nn.Module):
         if with_optimizers:
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
+            for name, scheduler in self.schedulers.items():
+                scheduler.load_state_dict(state["schedulers"][name])

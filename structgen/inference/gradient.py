@@ -85,7 +85,10 @@ class LangevinParams(ComponentParams):
     """Settings of ``langevin``."""
 
     steps: int = Field(60, ge=1, description="Langevin steps per chain.")
-    step_size: float = Field(0.01, gt=0, description="Step size eta.")
+    step_size: float = Field(0.01, gt=0, description="Step size eta at the first step.")
+    final_step_size: float | None = Field(
+        None, gt=0, description="Step size at the last step, reached geometrically; None keeps eta fixed."
+    )
     temperature: float = Field(1.0, ge=0, description="Temperature T at the first step; p(x) ∝ exp(score(x) / T).")
     final_temperature: float | None = Field(
         None,
@@ -101,18 +104,26 @@ class Langevin(Inference):
     ``x <- project(x + eta * grad_x score(x) + sqrt(2 * eta * T) * N(0, I))``.
     For small ``eta`` the chain samples ``p(x) ∝ exp(score(x) / T)``: the
     noise variance ``2 eta T`` balances the drift ``eta grad score``. With
-    ``T = 0`` it is gradient ascent. An annealed temperature ends the chain
-    near the modes. Cost: ``steps`` forward-backward passes of the scorer.
+    ``T = 0`` it is gradient ascent. Annealing the temperature and the step
+    size (geometrically) from a hot start lets chains cross between modes
+    first and settle on a mode at the end. Cost: ``steps`` forward-backward
+    passes of the scorer.
     """
 
     requires = frozenset({Capability.INPUT_GRADIENT})
 
     def __init__(
-        self, domain: Domain, steps: int, step_size: float, temperature: float, final_temperature: float | None
+        self,
+        domain: Domain,
+        steps: int,
+        step_size: float,
+        temperature: float,
+        final_temperature: float | None = None,
+        final_step_size: float | None = None,
     ) -> None:
         super().__init__(domain)
         self.steps = steps
-        self.step_size = step_size
+        self.step_sizes = temperature_schedule(step_size, final_step_size, steps)
         self.temperatures = temperature_schedule(temperature, final_temperature, steps)
 
     def run(
@@ -125,15 +136,18 @@ class Langevin(Inference):
         if scorer is None:
             raise ValueError("langevin needs a scorer")
         x = _start(self.domain, n, init, _scorer_device(scorer))
-        for temperature in self.temperatures:
-            drift = self.step_size * _score_gradient(scorer, x, condition)
-            noise_scale = math.sqrt(2.0 * self.step_size * temperature)
+        for step_size, temperature in zip(self.step_sizes, self.temperatures, strict=True):
+            drift = step_size * _score_gradient(scorer, x, condition)
+            noise_scale = math.sqrt(2.0 * step_size * temperature)
             x = self.domain.project(x + drift + noise_scale * torch.randn_like(x))
         return x.detach()
 
 
 def temperature_schedule(start: float, end: float | None, steps: int) -> list[float]:
-    """Temperatures of ``steps`` Langevin steps from ``start`` to ``end`` (constant if ``end`` is None)."""
+    """Values for ``steps`` steps from ``start`` to ``end``: geometric, linear when an end is 0, constant if ``end`` is None.
+
+    Langevin uses it for both the temperature and the step size.
+    """
     if end is None or steps == 1:
         return [start] * steps
     if start > 0 and end > 0:
@@ -144,5 +158,10 @@ def temperature_schedule(start: float, end: float | None, steps: int) -> list[fl
 
 def build_langevin(params: LangevinParams, context: BuildContext) -> Langevin:
     return Langevin(
-        _continuous(context, "langevin"), params.steps, params.step_size, params.temperature, params.final_temperature
+        _continuous(context, "langevin"),
+        params.steps,
+        params.step_size,
+        params.temperature,
+        params.final_temperature,
+        params.final_step_size,
     )

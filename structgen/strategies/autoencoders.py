@@ -31,8 +31,11 @@ class VAEParams(AutoencoderParams):
     observation_std: float = Field(
         0.1,
         gt=0,
-        description="Standard deviation sigma of the Gaussian likelihood p(x|z) = N(G(z), sigma^2 I); "
-        "choose it on the validation split.",
+        description="Standard deviation sigma of the Gaussian likelihood p(x|z) = N(G(z), sigma^2 I), or its "
+        "starting value when learned; choose it on the validation split.",
+    )
+    learn_observation_std: bool = Field(
+        False, description="Learn sigma (one scalar) by maximising the ELBO, as the decoder's weights are."
     )
     beta: float = Field(1.0, gt=0, description="Weight of the KL term; 1 is the evidence lower bound.")
 
@@ -47,8 +50,8 @@ def _continuous_domain(context: BuildContext, strategy: str) -> tuple[int, ...]:
 class VAEStrategy(Strategy):
     """Variational autoencoder (Kingma and Welling, 2014) whose decoder is the generator.
 
-    Maximises the evidence lower bound with a Gaussian likelihood of fixed
-    standard deviation ``sigma``, per object::
+    Maximises the evidence lower bound with a Gaussian likelihood of
+    standard deviation ``sigma`` (fixed, or one learned scalar), per object::
 
         ELBO = -||x - G(z)||^2 / (2 sigma^2) - D log(sigma sqrt(2 pi)) - beta KL(q(z|x) || N(0, I))
 
@@ -65,8 +68,15 @@ class VAEStrategy(Strategy):
         self.encoder = MLPEncoder(event_shape, 2 * latent, params.encoder_hidden, params.encoder_layers).to(
             context.device
         )
-        self.log_norm = math.prod(event_shape) * math.log(params.observation_std * math.sqrt(2 * math.pi))
+        self.dimension = math.prod(event_shape)
+        log_std = torch.tensor(math.log(params.observation_std), device=context.device)
+        if params.learn_observation_std:
+            self.log_std = torch.nn.Parameter(log_std)
+        else:
+            self.register_buffer("log_std", log_std)
         parameters = list(self.encoder.parameters()) + list(self.generator.parameters())
+        if params.learn_observation_std:
+            parameters.append(self.log_std)
         self.optimizers = {"vae": adam(parameters, params.lr, params.beta1, params.beta2)}
         self.sampler = context.build_inference("amortized", generator=self.generator)
 
@@ -77,8 +87,8 @@ class VAEStrategy(Strategy):
         mean, log_var = self.encoder(x).chunk(2, dim=1)
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
         reconstruction = self.generator(z, condition)
-        sigma = self.params.observation_std
-        nll = flat_sum((x - reconstruction).pow(2)) / (2 * sigma**2) + self.log_norm
+        log_norm = self.dimension * (self.log_std + 0.5 * math.log(2 * math.pi))
+        nll = flat_sum((x - reconstruction).pow(2)) / (2 * torch.exp(2 * self.log_std)) + log_norm
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(dim=1)
         return (nll + self.params.beta * kl).mean(), nll.mean(), kl.mean()
 
@@ -87,7 +97,12 @@ class VAEStrategy(Strategy):
     ) -> dict[str, torch.Tensor]:
         loss, nll, kl = self.negative_elbo(x, condition)
         optimizer_step(self.optimizers["vae"], loss)
-        return {"loss": loss.detach(), "nll": nll.detach(), "kl": kl.detach()}
+        return {
+            "loss": loss.detach(),
+            "nll": nll.detach(),
+            "kl": kl.detach(),
+            "observation_std": self.log_std.exp().detach(),
+        }
 
     def sample(self, n: int, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.sampler.run(None, n, condition=condition)

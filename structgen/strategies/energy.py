@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import torch
+from typing import ClassVar
+
 from pydantic import Field
 
-from ..config import ComponentParams
+from ..config import ComponentConfig, ComponentParams
 from ..context import BuildContext
 from ..core import Strategy
 from ..errors import CapabilityError
@@ -14,6 +16,8 @@ from .updates import adam, optimizer_step
 
 class EnergyParams(ComponentParams):
     """Settings of the ``energy`` strategy."""
+
+    component_fields: ClassVar[dict[str, str]] = {"negatives": "inference"}
 
     lr: float = Field(1e-3, gt=0, description="Discriminator learning rate (Adam).")
     beta1: float = Field(0.0, ge=0, lt=1, description="Adam's first-moment decay.")
@@ -29,6 +33,11 @@ class EnergyParams(ComponentParams):
     restart_fraction: float = Field(
         0.05, ge=0, le=1, description="Fraction of chains per step started from noise instead of the buffer."
     )
+    negatives: ComponentConfig | None = Field(
+        None,
+        description="Inference that finds the negatives during training, e.g. a short Langevin run from the "
+        "buffer; None uses the experiment's inference, which always draws the final samples.",
+    )
 
 
 class EnergyStrategy(Strategy):
@@ -43,8 +52,9 @@ class EnergyStrategy(Strategy):
 
         loss = mean score(x-) - mean score(x+) + alpha * mean(score(x+)^2 + score(x-)^2)
 
-    Generating means running the same inference on the trained scorer,
-    started from noise.
+    Generating means running inference on the trained scorer, started from
+    noise: the experiment's inference, which may be a longer, annealed run of
+    the algorithm that found the training negatives.
     """
 
     def __init__(self, params: EnergyParams, context: BuildContext) -> None:
@@ -53,39 +63,39 @@ class EnergyStrategy(Strategy):
         self.domain = context.require_domain()
         self.discriminator = context.build_discriminator()
         self.sampler = context.build_inference("langevin")
-        missing = self.sampler.missing_capabilities(self.discriminator)
-        if missing:
-            names = ", ".join(sorted(c.value for c in missing))
-            raise CapabilityError(
-                f"inference {type(self.sampler).__name__} needs scorer capabilities ({names}) that "
-                f"{type(self.discriminator).__name__} lacks; choose another inference"
-            )
+        self.negatives = self.sampler if params.negatives is None else context.build("inference", params.negatives)
+        for inference in (self.sampler, self.negatives):
+            missing = inference.missing_capabilities(self.discriminator)
+            if missing:
+                names = ", ".join(sorted(c.value for c in missing))
+                raise CapabilityError(
+                    f"inference {type(inference).__name__} needs scorer capabilities ({names}) that "
+                    f"{type(self.discriminator).__name__} lacks; choose another inference"
+                )
         self.optimizers = {
             "discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)
         }
         self.register_buffer("buffer", torch.empty(0, *self.domain.event_shape, dtype=self.domain.dtype))
 
-    def _negatives_start(self, n: int, device: torch.device) -> torch.Tensor | None:
-        """Starting points of the chains: buffer entries with a fraction restarted from noise."""
-        if self.params.buffer_size == 0 or len(self.buffer) < n:
-            return None
-        index = torch.randint(len(self.buffer), (n,), device=device)
-        start = self.buffer[index]
+    def _negatives_start(self, n: int, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Chain starts drawn from the buffer, a fraction restarted from noise, and their buffer slots."""
+        if self.params.buffer_size == 0:
+            return None, None
+        if len(self.buffer) == 0:
+            self.buffer = self.domain.random_batch(self.params.buffer_size, device=device)
+        slots = torch.randint(len(self.buffer), (n,), device=device)
+        start = self.buffer[slots]
         restart = torch.rand(n, device=device) < self.params.restart_fraction
         noise = self.domain.random_batch(n, device=device)
-        return torch.where(restart.view(-1, *([1] * (start.dim() - 1))), noise, start)
-
-    def _remember(self, negatives: torch.Tensor) -> None:
-        if self.params.buffer_size == 0:
-            return
-        self.buffer = torch.cat([negatives, self.buffer])[: self.params.buffer_size]
+        return torch.where(restart.view(-1, *([1] * (start.dim() - 1))), noise, start), slots
 
     def train_step(
         self, x: torch.Tensor, condition: torch.Tensor | None = None, step: int = 0
     ) -> dict[str, torch.Tensor]:
-        start = self._negatives_start(x.shape[0], x.device)
-        negatives = self.sampler.run(self.discriminator, x.shape[0], init=start, condition=condition)
-        self._remember(negatives)
+        start, slots = self._negatives_start(x.shape[0], x.device)
+        negatives = self.negatives.run(self.discriminator, x.shape[0], init=start, condition=condition)
+        if slots is not None:
+            self.buffer[slots] = negatives
 
         positive_scores = self.discriminator(x, condition)
         negative_scores = self.discriminator(negatives, condition)

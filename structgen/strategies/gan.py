@@ -11,7 +11,7 @@ from ..config import ComponentParams
 from ..context import BuildContext
 from ..core import Capability, Strategy
 from ..errors import ConfigError
-from .updates import WeightAverage, adam, flat_sum, optimizer_step
+from .updates import WeightAverage, adam, flat_sum, linear_decay, optimizer_step
 
 
 class GANParams(ComponentParams):
@@ -27,6 +27,12 @@ class GANParams(ComponentParams):
     lr_d: float = Field(2e-4, gt=0, description="Discriminator learning rate (Adam).")
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam's first-moment decay, both networks.")
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam's second-moment decay, both networks.")
+    lr_decay_start: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of training.steps after which both learning rates decay linearly to 0; 1 keeps them constant.",
+    )
     r1_gamma: float = Field(
         0.0, ge=0, description="Weight gamma of the R1 penalty (gamma/2) E||grad_x D(x_real)||^2; 0 turns it off."
     )
@@ -69,6 +75,10 @@ class GANStrategy(Strategy):
             "generator": adam(self.generator.parameters(), params.lr_g, params.beta1, params.beta2),
             "discriminator": adam(self.discriminator.parameters(), params.lr_d, params.beta1, params.beta2),
         }
+        self.schedulers = {
+            name: linear_decay(optimizer, context.total_steps, params.lr_decay_start)
+            for name, optimizer in self.optimizers.items()
+        }
         self.average = WeightAverage(self.generator, params.ema_decay) if params.ema_decay > 0 else None
         sampling_generator = self.average.average if self.average is not None else self.generator
         self.sampler = context.build_inference("amortized", generator=sampling_generator)
@@ -92,6 +102,8 @@ class GANStrategy(Strategy):
         optimizer_step(self.optimizers["generator"], loss_g)
         if self.average is not None:
             self.average.update(self.generator)
+        for scheduler in self.schedulers.values():
+            scheduler.step()
         logs["loss_g"] = loss_g.detach()
         return logs
 

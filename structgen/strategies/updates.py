@@ -26,6 +26,22 @@ def adam(parameters: Iterable[nn.Parameter], lr: float, beta1: float, beta2: flo
     return torch.optim.Adam(parameters, lr=lr, betas=(beta1, beta2))
 
 
+def linear_decay(
+    optimizer: torch.optim.Optimizer, total_steps: int, start_fraction: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Keep the learning rate for ``start_fraction * total_steps`` steps, then decay it linearly to 0 at the end.
+
+    Call ``step()`` once per training step. ``start_fraction = 1`` keeps it constant.
+    """
+    start = start_fraction * total_steps
+    length = max(total_steps - start, 1.0)
+
+    def factor(step: int) -> float:
+        return 1.0 if step < start else max(0.0, 1.0 - (step - start) / length)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
     """Clear the gradients, backpropagate ``loss``, average gradients across processes, step."""
     optimizer.zero_grad(set_to_none=True)
