@@ -64,7 +64,7 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_compare_config(target: str, registry: Registry) -> CompareConfig:
-    """A registered task name (``mixture``) or the path of a YAML/TOML compare file."""
+    """Load a comparison from a registered task name (``mixture``) or a YAML/TOML compare file."""
     from pydantic import ValidationError
 
     from .config import validation_problems

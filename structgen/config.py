@@ -1,6 +1,6 @@
 """The experiment configuration: one pydantic model, loaded from YAML or TOML.
 
-Each component section names a registered component and holds its
+Each component section names a registered component and contains its
 parameters, for example ``generator: {name: mlp, hidden: 256}``. The
 section itself only checks that a name is present; :func:`resolve` then
 validates the parameters against the model the component registered, and
@@ -135,7 +135,7 @@ class ResolvedComponent:
     params: Any  # an instance of component.params
 
     def config(self) -> dict[str, Any]:
-        """The section with every default filled in, as written to a run directory."""
+        """Return the section with every default filled in, as written to a run directory."""
         return {"name": self.component.name, **self.params.model_dump(mode="json")}
 
 
@@ -152,7 +152,7 @@ class ResolvedExperiment:
     metrics: list[ResolvedComponent] | None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fully resolved configuration, defaults included."""
+        """Return the fully resolved configuration, defaults included."""
         out: dict[str, Any] = {
             "data": self.data.config(),
             "strategy": self.strategy.config(),
@@ -326,9 +326,8 @@ def resolve(config: ExperimentConfig, registry: Registry) -> ResolvedExperiment:
     if config.metrics is not None:
         metrics = [bind("metric", section, f"metrics.{i}") for i, section in enumerate(config.metrics)]
 
-    if problems:
+    if problems or data is None or strategy is None or generator is None or discriminator is None:
         raise ConfigError(problems)
-    assert data and strategy and generator and discriminator  # problems is empty, so all were bound
     return ResolvedExperiment(
         config=config,
         data=data,

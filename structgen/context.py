@@ -1,4 +1,4 @@
-"""What a component factory receives: the device, the domain, the data and its neighbours."""
+"""The build context that every component factory receives: device, domain, data and registry."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class BuildContext:
         return self.experiment.config.training.steps if self.experiment is not None else 1
 
     def require_domain(self) -> Domain:
-        """The domain, or an error for factories that need one."""
+        """Return the domain, or raise :class:`ConfigError` when none was built yet."""
         if self.domain is None:
             raise ConfigError([("data", "this component needs a domain, but none was built yet")])
         return self.domain

@@ -161,7 +161,7 @@ def train(
 
 
 def run_info(experiment: Experiment) -> dict[str, Any]:
-    """What ``run.json`` stores so that a model can be rebuilt without its data."""
+    """Return what ``run.json`` stores so that a model can be rebuilt without its data."""
     return {"domain": experiment.domain.spec(), "num_classes": experiment.data.info.get("num_classes")}
 
 

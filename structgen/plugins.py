@@ -176,7 +176,7 @@ def load_registry(extra_plugins: Iterable[tuple[str, object]] = (), entry_points
 
 
 def _collect(manager: pluggy.PluginManager, registry: Registry, versions: dict[str, str]) -> None:
-    """Call each plugin's hook implementations one by one, so each component knows its plugin."""
+    """Call each plugin's hook implementations one by one, so each component records its plugin."""
     failed: set[str] = set()
     for hook_name, kind in HOOK_KINDS.items():
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
@@ -223,7 +223,7 @@ _default_registry: Registry | None = None
 
 
 def default_registry() -> Registry:
-    """The registry of the installed plugins, loaded once per process."""
+    """Return the registry of the installed plugins, loaded once per process."""
     global _default_registry
     if _default_registry is None:
         _default_registry = load_registry()

@@ -132,5 +132,5 @@ class Registry:
         return sorted(self.components[kind])
 
     def all(self) -> list[Component]:
-        """Every component, ordered by kind (as in :data:`KINDS`) and then by name."""
+        """Return every component, ordered by kind (as in :data:`KINDS`) and then by name."""
         return [self.components[kind][name] for kind in KINDS for name in sorted(self.components[kind])]

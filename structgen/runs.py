@@ -41,7 +41,7 @@ class RunDirectory:
     def create(cls, path: str | Path, config: dict[str, Any], info: dict[str, Any], resume: bool) -> RunDirectory:
         """Prepare ``path`` for a run of ``config``.
 
-        A directory that already holds a run is only reused with ``resume``
+        A directory that already contains a run is only reused with ``resume``
         and the same configuration, so no earlier result is overwritten.
         """
         run = cls(path)
@@ -61,14 +61,14 @@ class RunDirectory:
         return run
 
     def config(self) -> dict[str, Any]:
-        """The resolved configuration stored in the run."""
+        """Read the resolved configuration stored in the run."""
         path = self.path / CONFIG
         if not path.is_file():
             raise RunDirectoryError(f"{self.path} is not a run directory: {CONFIG} not found")
         return yaml.safe_load(path.read_text(encoding="utf-8"))
 
     def info(self) -> dict[str, Any]:
-        """The run's ``run.json``: version, domain spec, number of condition classes."""
+        """Read the run's ``run.json``: version, domain spec, number of condition classes."""
         path = self.path / RUN_INFO
         if not path.is_file():
             raise RunDirectoryError(f"{self.path} is not a run directory: {RUN_INFO} not found")
@@ -91,7 +91,7 @@ class RunDirectory:
             raise
 
     def has_checkpoint(self) -> bool:
-        """Whether a checkpoint was written."""
+        """Return whether a checkpoint was written."""
         return (self.path / CHECKPOINT).is_file()
 
     def load_checkpoint(self, device: torch.device) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from .core import Split, Strategy
 
 
 class TrainingObserver(Protocol):
-    """What the loop reports to: a run directory, a progress bar, a test."""
+    """Receiver of the loop's logs and checkpoints: a run directory, a progress bar, a test."""
 
     def on_log(self, step: int, logs: dict[str, float]) -> None: ...
 
@@ -25,8 +25,8 @@ class Trainer:
 
     Batches are drawn uniformly with replacement from ``train`` by indexing a
     tensor that already lives on the device, so no step copies data from the
-    host; the logged losses are converted to numbers only every
-    ``log_every`` steps, so no step waits for the device either.
+    host. The logged losses become numbers only every ``log_every`` steps,
+    so no step waits for the device either.
 
     Attributes:
         strategy: what is trained.

@@ -167,3 +167,29 @@ def test_weight_average_tracks_weights_and_copies_buffers():
     assert torch.allclose(average.average[0].weight, start + 0.5)
     assert torch.equal(average.average[1].running_mean, network[1].running_mean)
     assert not any(p.requires_grad for p in average.average.parameters())
+
+
+def test_weight_average_warmup_forgets_start():
+    network = torch.nn.Linear(1, 1, bias=False)
+    average = WeightAverage(network, decay=0.999, warmup=True)
+    with torch.no_grad():
+        network.weight.fill_(1.0)
+        average.average.weight.fill_(0.0)
+    average.update(network)  # decay min(0.999, 1/10) = 0.1
+    assert torch.allclose(average.average.weight, torch.tensor([[0.9]]))
+    assert average.get_extra_state() == {"updates": 1}
+
+
+def test_linear_decay_schedule():
+    from structgen.strategies.updates import linear_decay
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = linear_decay(optimizer, total_steps=10, start_fraction=0.5)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[:6] == [1.0] * 6
+    assert rates[6] == pytest.approx(0.8)
+    assert rates[9] == pytest.approx(0.2)

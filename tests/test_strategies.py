@@ -106,3 +106,33 @@ def test_energy_writes_negatives_back(registry):
     strategy.train_step(experiment.data.train.x[:128])
     moved = int((strategy.buffer.abs().sum(dim=1) > 0).sum())
     assert 0 < moved <= 128
+
+
+@pytest.mark.parametrize("start, moves_down", [(5.0, True), (0.001, False)])
+def test_vae_learns_observation_std(registry, start, moves_down):
+    # The ELBO's optimal sigma is the RMS reconstruction error, far below 5 and far above 0.001 here.
+    values = {
+        "data": {"name": "ring", "train_size": 1024, "eval_size": 64},
+        **SMALL_NETWORKS,
+        "strategy": {"name": "vae", "observation_std": start, "learn_observation_std": True, "lr": 1e-2},
+        "training": {"steps": 20, "batch_size": 64},
+        "device": "cpu",
+    }
+    experiment = build_experiment(load_experiment(values=values, registry=registry), registry)
+    assert isinstance(experiment.strategy.log_std, torch.nn.Parameter)
+    train(experiment)
+    learned = float(experiment.strategy.log_std.detach().exp())
+    assert (learned < start) == moves_down
+
+
+def test_vae_fixed_observation_std_stays(registry):
+    values = {
+        "data": {"name": "ring", "train_size": 1024, "eval_size": 64},
+        **SMALL_NETWORKS,
+        "strategy": {"name": "vae", "observation_std": 0.5},
+        "training": {"steps": 5, "batch_size": 64},
+        "device": "cpu",
+    }
+    experiment = build_experiment(load_experiment(values=values, registry=registry), registry)
+    train(experiment)
+    assert float(experiment.strategy.log_std.exp()) == pytest.approx(0.5)

@@ -37,7 +37,7 @@ class Domain(ABC):
     @property
     @abstractmethod
     def is_discrete(self) -> bool:
-        """Whether objects are made of categorical parts (tokens, edges)."""
+        """True when objects are made of categorical parts (tokens, edges)."""
 
     @property
     def num_categories(self) -> int:

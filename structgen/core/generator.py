@@ -18,7 +18,7 @@ class Generator(nn.Module):
     indices for discrete domains).
 
     ``condition`` is an optional tensor with one row per object, such as
-    class labels of shape ``(n,)``; generators that are not conditional raise
+    class labels of shape ``(n,)``. Generators that are not conditional raise
     ``ValueError`` when given one.
 
     Subclasses set ``latent_dim`` and implement :meth:`forward`; autoregressive

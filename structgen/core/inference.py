@@ -13,7 +13,7 @@ from .domain import Domain
 class Inference(ABC):
     """Produces high-scoring objects for a scorer without training a generator.
 
-    An algorithm only sees the scorer through the :class:`Discriminator`
+    An algorithm accesses the scorer only through the :class:`Discriminator`
     interface; it does not know which network produced the scores.
 
     Attributes:

@@ -95,7 +95,7 @@ class Exhaustive(Inference):
 
 
 def enumerate_domain(domain: Domain, max_candidates: int) -> torch.Tensor:
-    """Every object of a small discrete domain, shape ``(num_categories ** size, *event_shape)``."""
+    """Enumerate every object of a small discrete domain, shape ``(num_categories ** size, *event_shape)``."""
     if not domain.is_discrete:
         raise ConfigError(
             [("inference.candidates", "a continuous domain has no finite set of objects; give candidates or path")]

@@ -144,7 +144,10 @@ class Langevin(Inference):
 
 
 def temperature_schedule(start: float, end: float | None, steps: int) -> list[float]:
-    """Values for ``steps`` steps from ``start`` to ``end``: geometric, linear when an end is 0, constant if ``end`` is None.
+    """Return values for ``steps`` steps from ``start`` to ``end``.
+
+    The values are geometric, linear when an end is 0, and constant when
+    ``end`` is None.
 
     Langevin uses it for both the temperature and the step size.
     """

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from typing import ClassVar
 
+import torch
 from pydantic import Field
 
 from ..config import ComponentConfig, ComponentParams

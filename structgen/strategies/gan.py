@@ -31,7 +31,8 @@ class GANParams(ComponentParams):
         1.0,
         ge=0,
         le=1,
-        description="Share of training.steps after which both learning rates decay linearly to 0; 1 keeps them constant.",
+        description="Share of training.steps after which both learning rates decay linearly to 0; "
+        "1 keeps them constant.",
     )
     r1_gamma: float = Field(
         0.0, ge=0, description="Weight gamma of the R1 penalty (gamma/2) E||grad_x D(x_real)||^2; 0 turns it off."
@@ -44,6 +45,9 @@ class GANParams(ComponentParams):
         ge=0,
         lt=1,
         description="Decay of the moving average of generator weights used for sampling; 0 turns it off.",
+    )
+    ema_warmup: bool = Field(
+        False, description="Use decay min(ema_decay, (1 + t) / (10 + t)) at update t, so early weights fade fast."
     )
 
 
@@ -79,7 +83,9 @@ class GANStrategy(Strategy):
             name: linear_decay(optimizer, context.total_steps, params.lr_decay_start)
             for name, optimizer in self.optimizers.items()
         }
-        self.average = WeightAverage(self.generator, params.ema_decay) if params.ema_decay > 0 else None
+        self.average = (
+            WeightAverage(self.generator, params.ema_decay, params.ema_warmup) if params.ema_decay > 0 else None
+        )
         sampling_generator = self.average.average if self.average is not None else self.generator
         self.sampler = context.build_inference("amortized", generator=sampling_generator)
         self._d_updates = 0

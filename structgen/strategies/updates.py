@@ -55,23 +55,38 @@ class WeightAverage(nn.Module):
     """Exponential moving average of a network's weights, used for sampling.
 
     After each update, ``avg <- decay * avg + (1 - decay) * weights`` for
-    every parameter; buffers (batch-norm running statistics) are copied, so
-    the averaged network normalises as the trained one does.
+    every parameter. Buffers (batch-norm running statistics) are copied, so
+    the averaged network normalises as the trained one does. With
+    ``warmup``, update ``t`` uses ``min(decay, (1 + t) / (10 + t))`` so that
+    the average forgets the random initial weights quickly.
     """
 
-    def __init__(self, module: nn.Module, decay: float) -> None:
+    def __init__(self, module: nn.Module, decay: float, warmup: bool = False) -> None:
         super().__init__()
         self.decay = decay
+        self.warmup = warmup
+        self.updates = 0
         self.average = copy.deepcopy(module)
         self.average.requires_grad_(False)
         self.average.eval()
 
+    def get_extra_state(self) -> dict[str, int]:
+        # The update count drives the warm-up, so a resumed run must continue it.
+        return {"updates": self.updates}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self.updates = int(state["updates"])
+
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
         """Move the average one step towards ``module``'s current weights."""
+        decay = self.decay
+        if self.warmup:
+            decay = min(decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         averaged = list(self.average.parameters())
         current = list(module.parameters())
-        torch._foreach_lerp_(averaged, current, 1.0 - self.decay)
+        torch._foreach_lerp_(averaged, current, 1.0 - decay)
         for avg_buffer, buffer in zip(self.average.buffers(), module.buffers(), strict=True):
             avg_buffer.copy_(buffer)
 
