@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .config import ComponentConfig, apply_overrides, load_config_file, parse_config, resolve
 from .errors import ConfigError
-from .experiment import Experiment, build_experiment, evaluate, generate, train
+from .experiment import Experiment, build_experiment, evaluate, generate_for_evaluation, train
 from .pictures import save_panels
 from .registry import Registry
 from .training import TrainingObserver
@@ -154,7 +154,7 @@ def run_compare(
                     else (progress(f"{dataset.name}/{label}/seed {seed}", experiment_config.config.training.steps),)
                 )
                 train(experiment, observers=observers)
-                samples = generate(experiment.strategy, experiment_config.config.training.eval_samples)
+                samples = generate_for_evaluation(experiment)
                 metrics = evaluate(experiment, samples)
                 seconds = time.perf_counter() - started
                 records.append(

@@ -86,9 +86,9 @@ def check_components(strategy: Strategy, data: DataSplits) -> None:
     """Run a short forward pass so shape mismatches surface as one clear error."""
     domain = data.domain
     sample_batch = data.train.x[:2]
+    condition = None if data.train.condition is None else data.train.condition[:2]
     discriminator = getattr(strategy, "discriminator", None)
     if discriminator is not None:
-        condition = None if data.train.condition is None else data.train.condition[:2]
         try:
             with torch.no_grad():
                 scores = discriminator(sample_batch, condition)
@@ -102,8 +102,8 @@ def check_components(strategy: Strategy, data: DataSplits) -> None:
     generator = getattr(strategy, "generator", None)
     if generator is not None:
         try:
-            output = generator.sample(2)
-        except RuntimeError as err:
+            output = generator.sample(2, condition)
+        except (RuntimeError, ValueError) as err:
             raise DataError(f"the generator failed to produce a batch: {err}") from err
         if tuple(output.shape[1:]) != tuple(domain.event_shape):
             raise DataError(
@@ -113,16 +113,41 @@ def check_components(strategy: Strategy, data: DataSplits) -> None:
 
 
 @torch.no_grad()
-def generate(strategy: Strategy, n: int, chunk: int = 2500) -> torch.Tensor:
-    """Draw ``n`` samples in chunks of at most ``chunk`` objects."""
-    parts = [strategy.sample(min(chunk, n - start)) for start in range(0, n, chunk)]
+def generate(strategy: Strategy, n: int, conditions: torch.Tensor | None = None, chunk: int = 2500) -> torch.Tensor:
+    """Draw ``n`` samples in chunks of at most ``chunk`` objects, one per row of ``conditions`` if given."""
+    parts = []
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        condition = None if conditions is None else conditions[start:stop]
+        parts.append(strategy.sample(stop - start, condition))
     return torch.cat(parts)
+
+
+def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor | None:
+    """Conditions for ``n`` evaluation samples of conditional data: test-split conditions drawn with replacement.
+
+    The generated set then has the test split's class balance. Returns None
+    for unconditional data.
+    """
+    conditions = data.test.condition
+    if conditions is None:
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randint(len(conditions), (n,), generator=generator).to(conditions.device)
+    return conditions[index]
+
+
+def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:
+    """The generated set that metrics score: ``training.eval_samples`` objects, conditioned like the test split."""
+    config = experiment.resolved.config
+    n = config.training.eval_samples
+    return generate(experiment.strategy, n, evaluation_conditions(experiment.data, n, config.seed))
 
 
 def evaluate(experiment: Experiment, samples: torch.Tensor | None = None) -> dict[str, float]:
     """Compute every metric on the test split against ``samples`` (generated if None)."""
     if samples is None:
-        samples = generate(experiment.strategy, experiment.resolved.config.training.eval_samples)
+        samples = generate_for_evaluation(experiment)
     results: dict[str, float] = {}
     for metric in experiment.metrics:
         results.update(metric.compute(experiment.data.test.x, samples))
@@ -176,10 +201,9 @@ def run_experiment(
     experiment = build_experiment(resolved, registry)
     run = RunDirectory.create(out, resolved.to_dict(), run_info(experiment), resume) if rank() == 0 else None
     train(experiment, run, observers, resume)
-    if rank() != 0:
+    if run is None:  # ranks other than 0 neither evaluate nor write
         return {}
-    assert run is not None
-    samples = generate(experiment.strategy, resolved.config.training.eval_samples)
+    samples = generate_for_evaluation(experiment)
     results = evaluate(experiment, samples)
     run.write_results({"metrics": results, "steps": resolved.config.training.steps})
     from .pictures import save_samples
@@ -188,8 +212,21 @@ def run_experiment(
     return results
 
 
-def load_trained(run_dir: str | Path, registry: Registry, device: str | None = None) -> tuple[Strategy, Domain]:
-    """Rebuild a trained strategy from its run directory alone: no data set, no training."""
+def strategy_device(strategy: Strategy) -> torch.device:
+    """Device of the strategy's first parameter (CPU if it has none)."""
+    for parameter in strategy.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+def load_trained(
+    run_dir: str | Path, registry: Registry, device: str | None = None
+) -> tuple[Strategy, Domain, int | None]:
+    """Rebuild a trained strategy from its run directory alone: no data set, no training.
+
+    Returns the strategy in evaluation mode, its domain, and the number of
+    condition classes (None for an unconditional model).
+    """
     run = RunDirectory(run_dir)
     values = run.config()
     if device is not None:
@@ -206,4 +243,4 @@ def load_trained(run_dir: str | Path, registry: Registry, device: str | None = N
     state = run.load_checkpoint(torch_device)
     strategy.load_training_state(state["strategy"], with_optimizers=False)
     strategy.eval()
-    return strategy, domain
+    return strategy, domain, info.get("num_classes")

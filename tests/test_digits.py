@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import torch
-from structgen_images.classifier import ClassifierParams, load_or_train
-from structgen_images.digits import load_digit_splits
 
 from structgen.cache import cache_dir
 from structgen.config import load_experiment
 from structgen.experiment import build_experiment, evaluate
+from structgen_images.classifier import ClassifierParams, load_or_train
+from structgen_images.digits import load_digit_splits
 
 
 def _digits_experiment(registry, **training):

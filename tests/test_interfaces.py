@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from structgen_images.conv import ConvDiscriminator, ConvDiscriminatorParams, ConvGenerator, ConvGeneratorParams
-from structgen_images.domain import ImageDomain
-from structgen_vectors.domain import VectorDomain
-from structgen_vectors.networks import MLPDiscriminator, MLPDiscriminatorParams, MLPGenerator, MLPGeneratorParams
 
 from structgen import Capability, DataError, Discriminator, Domain, Generator, Strategy
 from structgen.losses import MinimaxLoss, NonSaturatingLoss
 from structgen.strategies.updates import WeightAverage
+from structgen_images.conv import ConvDiscriminator, ConvDiscriminatorParams, ConvGenerator, ConvGeneratorParams
+from structgen_images.domain import ImageDomain
+from structgen_vectors.domain import VectorDomain
+from structgen_vectors.networks import MLPDiscriminator, MLPDiscriminatorParams, MLPGenerator, MLPGeneratorParams
 
 
 def test_domain_is_abstract():

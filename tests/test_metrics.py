@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from structgen_vectors.mixtures import MixtureMetric, grid_means, ring_means, sample_mixture
 
 from structgen.metrics.frechet import frechet_distance
 from structgen.metrics.mmd import MMD, median_bandwidth, mmd2_unbiased
+from structgen_vectors.mixtures import MixtureMetric, grid_means, ring_means, sample_mixture
 
 
 def seeded(seed: int) -> torch.Generator:

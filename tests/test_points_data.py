@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from structgen_vectors.domain import VectorDomain
-from structgen_vectors.points import PointsParams, build_points, read_points
 
 from structgen import ConfigError, DataError
 from structgen.config import load_experiment
 from structgen.context import BuildContext
 from structgen.plugins import default_registry
+from structgen_vectors.domain import VectorDomain
+from structgen_vectors.points import PointsParams, build_points, read_points
 
 POINTS = np.array(
     [[0.5 * i - 3.0, (-1.0) ** i * 0.25 * i] for i in range(50)],

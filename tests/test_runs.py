@@ -97,7 +97,8 @@ def test_sample_needs_only_run_directory(tmp_path, config_file, registry, capsys
     assert samples.shape == (7, 2)
     assert np.isfinite(samples).all()
 
-    strategy, domain = load_trained(out, registry)
+    strategy, domain, num_classes = load_trained(out, registry)
+    assert num_classes is None
     assert domain.spec() == json.loads((out / "run.json").read_text())["domain"]
     state = torch.load(out / "checkpoint.pt", weights_only=True)["strategy"]["model"]
     for key, value in strategy.state_dict().items():
@@ -129,3 +130,20 @@ def test_checkpoint_write_is_atomic(tmp_path):
 def test_missing_checkpoint_error(tmp_path):
     with pytest.raises(RunDirectoryError, match="no checkpoint.pt"):
         RunDirectory(tmp_path).load_checkpoint(torch.device("cpu"))
+
+
+def test_conditional_run_and_sample(tmp_path, capsys):
+    config = tmp_path / "conditional.yaml"
+    config.write_text(
+        "data: {name: digits, conditional: true}\n"
+        "strategy: {name: gan}\n"
+        "generator: {name: mlp, hidden: 32, layers: 1, latent_dim: 8, conditional: true}\n"
+        "discriminator: {name: mlp, hidden: 32, layers: 1, conditional: true}\n"
+        "training: {steps: 5, batch_size: 16, eval_samples: 300}\n"
+        "device: cpu\n"
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "run.json").read_text())["num_classes"] == 10
+    assert main(["sample", str(out), "-n", "12", "--out", str(tmp_path / "drawn")]) == 0
+    assert np.load(tmp_path / "drawn" / "samples.npy").shape == (12, 1, 8, 8)
