@@ -90,7 +90,7 @@ class ExperimentConfig(BaseModel):
         description="How samples are drawn: None uses the strategy's default (`amortized` for strategies "
         "with a generator, `langevin` for `energy`).",
     )
-    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Steps and batches.")
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig(), description="Steps and batches.")
     metrics: list[ComponentConfig] | None = Field(
         None, description="Metrics computed after training; None uses the data set's default metrics."
     )

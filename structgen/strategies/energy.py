@@ -75,6 +75,7 @@ class EnergyStrategy(Strategy):
         self.optimizers = {
             "discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)
         }
+        self.buffer: torch.Tensor
         self.register_buffer("buffer", torch.empty(0, *self.domain.event_shape, dtype=self.domain.dtype))
 
     def _negatives_start(self, n: int, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:

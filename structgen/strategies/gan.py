@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 from pydantic import Field
 
 from ..config import ComponentParams
 from ..context import BuildContext
-from ..core import Capability, Strategy
+from ..core import Capability, Generator, Strategy
 from ..errors import ConfigError
 from .updates import WeightAverage, adam, flat_sum, linear_decay, optimizer_step
 
@@ -86,7 +86,9 @@ class GANStrategy(Strategy):
         self.average = (
             WeightAverage(self.generator, params.ema_decay, params.ema_warmup) if params.ema_decay > 0 else None
         )
-        sampling_generator = self.average.average if self.average is not None else self.generator
+        sampling_generator = self.generator
+        if self.average is not None:
+            sampling_generator = cast(Generator, self.average.average)
         self.sampler = context.build_inference("amortized", generator=sampling_generator)
         self._d_updates = 0
 

@@ -84,8 +84,8 @@ class WeightAverage(nn.Module):
         if self.warmup:
             decay = min(decay, (1 + self.updates) / (10 + self.updates))
         self.updates += 1
-        averaged = list(self.average.parameters())
-        current = list(module.parameters())
+        averaged: list[torch.Tensor] = list(self.average.parameters())
+        current: list[torch.Tensor] = list(module.parameters())
         torch._foreach_lerp_(averaged, current, 1.0 - decay)
         for avg_buffer, buffer in zip(self.average.buffers(), module.buffers(), strict=True):
             avg_buffer.copy_(buffer)
