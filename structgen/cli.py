@@ -104,7 +104,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.device:
         overrides.append(f"device={args.device}")
     out = Path(args.out) if args.out else Path("compare") / Path(args.task).stem
-    records = run_compare(compare, registry, out, overrides, progress=_progress(not args.no_progress))
+    records = run_compare(
+        compare, registry, out, overrides, progress=_progress(not args.no_progress), overwrite=args.overwrite
+    )
     header, rows = median_table(records)
     print(f"medians over seeds ({compare.seeds} per strategy):")
     _print_table(header, rows)
@@ -173,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--set", action="append", metavar="FIELD=VALUE", help=set_help + " Applies to every run.")
     compare.add_argument("--device", help=device_help)
     compare.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
+    compare.add_argument("--overwrite", action="store_true", help="Replace an earlier results.json in --out.")
     compare.set_defaults(handler=cmd_compare)
 
     sample = commands.add_parser("sample", help="Draw samples from a finished run; needs only its directory.")

@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from .config import ComponentConfig, apply_overrides, load_config_file, parse_config, resolve
-from .errors import ConfigError
+from .errors import ConfigError, RunDirectoryError
 from .experiment import Experiment, build_experiment, evaluate, generate_for_evaluation, train
 from .pictures import save_panels
 from .registry import Registry
@@ -128,6 +128,7 @@ def run_compare(
     out: str | Path,
     overrides: Iterable[str] = (),
     progress: ProgressFactory | None = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
     """Train and evaluate every (data set, strategy, seed) and write ``results.json`` and pictures to ``out``.
 
@@ -137,6 +138,10 @@ def run_compare(
     overrides = list(overrides)
     resolved = validate_compare(compare, registry, overrides)
     out = Path(out)
+    if (out / "results.json").exists() and not overwrite:
+        raise RunDirectoryError(
+            f"{out} already contains results.json; choose another --out or pass --overwrite to replace it"
+        )
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
 

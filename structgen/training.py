@@ -81,17 +81,22 @@ class Trainer:
         self.strategy.train()
         pending: list[dict[str, torch.Tensor]] = []
 
-        while self.step < config.steps:
-            index = torch.randint(size, (count,), device=device, generator=self.batch_generator)
-            condition = None if self.train.condition is None else self.train.condition[index]
-            pending.append(self.strategy.train_step(self.train.x[index], condition, self.step))
-            self.step += 1
+        try:
+            while self.step < config.steps:
+                index = torch.randint(size, (count,), device=device, generator=self.batch_generator)
+                condition = None if self.train.condition is None else self.train.condition[index]
+                pending.append(self.strategy.train_step(self.train.x[index], condition, self.step))
+                self.step += 1
 
-            if self.step % config.log_every == 0 or self.step == config.steps:
-                self._log(pending)
-                pending = []
-            if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
-                self._checkpoint()
+                if self.step % config.log_every == 0 or self.step == config.steps:
+                    self._log(pending)
+                    pending = []
+                if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
+                    self._checkpoint()
+        except KeyboardInterrupt:
+            # Keep the finished steps: a later --resume continues from here.
+            self._checkpoint()
+            raise
 
         self._checkpoint()
         self.strategy.eval()

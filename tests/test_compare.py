@@ -93,3 +93,12 @@ def test_median_table_takes_median_over_seeds():
     header, rows = median_table(records)
     assert rows == [["ring", "gan", "3", "1.0", "2"]]
     assert header[-1] == "m"
+
+
+def test_compare_keeps_earlier_results(tmp_path, capsys):
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "results.json").write_text("[]")
+    assert main(["compare", "mixture", "--out", str(out), "--no-progress"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "results.json").read_text() == "[]"

@@ -147,3 +147,24 @@ def test_conditional_run_and_sample(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["num_classes"] == 10
     assert main(["sample", str(out), "-n", "12", "--out", str(tmp_path / "drawn")]) == 0
     assert np.load(tmp_path / "drawn" / "samples.npy").shape == (12, 1, 8, 8)
+
+
+def test_interrupt_keeps_checkpoint(tmp_path, registry, monkeypatch):
+    from structgen.experiment import build_experiment, train
+    from structgen.strategies.gan import GANStrategy
+
+    values = yaml.safe_load(CONFIG)
+    resolved = load_experiment(values=values, registry=registry)
+    run = RunDirectory.create(tmp_path / "run", resolved.to_dict(), {"domain": None}, resume=False)
+    experiment = build_experiment(resolved, registry)
+    original = GANStrategy.train_step
+
+    def interrupted(self, x, condition=None, step=0):
+        if step == 7:
+            raise KeyboardInterrupt
+        return original(self, x, condition, step)
+
+    monkeypatch.setattr(GANStrategy, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(experiment, run)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 7

@@ -124,11 +124,16 @@ def load_or_train(
         return model.eval()
     logger.info("training the %s classifier; it is cached at %s", dataset, path)
     model = train_classifier(images, labels, classes, params)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    torch.save(model.state_dict(), temporary)
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(handle)
+        torch.save(model.state_dict(), temporary)
+        os.replace(temporary, path)
+    except OSError as err:
+        logger.warning(
+            "cannot cache the classifier at %s (%s); set STRUCTGEN_CACHE_DIR to a writable directory", path, err
+        )
     return model
 
 
