@@ -59,7 +59,8 @@ def test_image_domain_round_trip():
     batch = torch.rand(4, 1, 8, 8) * 2 - 1
     user = domain.to_user(batch)
     assert user[0].shape == (8, 8)
-    assert 0.0 <= float(np.min(user)) and float(np.max(user)) <= 1.0
+    assert float(np.min(user)) >= 0.0
+    assert float(np.max(user)) <= 1.0
     assert torch.allclose(domain.from_user(user), batch, atol=1e-6)
 
 

@@ -116,7 +116,7 @@ def _cache_key(
 def load_or_train(
     dataset: str, images: torch.Tensor, labels: torch.Tensor, classes: int, params: ClassifierParams
 ) -> DigitClassifier:
-    """The classifier for this data set and these settings, from the cache or trained and cached."""
+    """Load the classifier for this data set and these settings from the cache, or train and cache it."""
     path = cache_dir() / _cache_key(dataset, tuple(images.shape[1:]), classes, params, labels)
     if path.is_file():
         model = DigitClassifier(tuple(images.shape[1:]), classes, params.feature_dim)

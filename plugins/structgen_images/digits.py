@@ -22,7 +22,7 @@ class DigitsParams(ComponentParams):
 
 
 def load_digit_splits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All 1,797 images scaled to [-1, 1], shape ``(1797, 1, 8, 8)``, their labels, and a fixed permutation."""
+    """Load all 1,797 images scaled to [-1, 1], shape ``(1797, 1, 8, 8)``, their labels, and a fixed permutation."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()

@@ -1,9 +1,9 @@
 """The ``mixture`` comparison: GAN, VAE and an energy model on the ring and grid mixtures.
 
-The settings were chosen by short sweeps on seed 0 (a larger learning rate
-with a linear decay, lazy R1 and a short weight average mattered most for the
-GAN; scaling the energy model's input mattered most for it) and then checked
-on seeds 0 to 2.
+The settings were chosen by short sweeps on seed 0 and then checked on
+seeds 0 to 2. For the GAN, a larger learning rate with a linear decay, lazy
+R1 and a short weight average mattered most. For the energy model, scaling
+its input mattered most.
 """
 
 from __future__ import annotations
