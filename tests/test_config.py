@@ -124,3 +124,16 @@ def test_cli_unavailable_cuda_rejected(tmp_path, capsys):
     path.write_text("data: ring\nstrategy: gan\ntraining: {steps: 2}\n")
     assert main(["run", str(path), "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_mixture_metric_on_other_data_rejected(tmp_path, capsys):
+    import numpy as np
+
+    points = tmp_path / "points.npy"
+    np.save(points, np.random.default_rng(0).normal(size=(50, 2)))
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        f"data: {{name: points, path: {points}}}\nstrategy: gan\nmetrics: [mixture]\ntraining: {{steps: 2}}\n"
+    )
+    assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "known mixture means" in capsys.readouterr().err

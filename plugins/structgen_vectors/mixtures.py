@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from structgen import DataSplits, Metric, Split
+from structgen import ConfigError, DataSplits, Metric, Split
 from structgen.config import ComponentParams
 from structgen.context import BuildContext
 
@@ -118,5 +118,7 @@ class MixtureMetric(Metric):
 def build_mixture_metric(params: MixtureMetricParams, context: BuildContext) -> MixtureMetric:
     data = context.data
     if data is None or "means" not in data.info:
-        raise ValueError("the mixture metric needs a mixture data set (ring or grid) with known means")
+        raise ConfigError(
+            [("metrics", "the mixture metric needs a data set with known mixture means, such as ring or grid")]
+        )
     return MixtureMetric(torch.tensor(data.info["means"]), float(data.info["std"]), params.threshold)
