@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import ComponentConfig, apply_overrides, load_config_file, parse_config, resolve
+from .config import ComponentConfig, ResolvedExperiment, apply_overrides, load_config_file, parse_config, resolve
 from .errors import ConfigError, RunDirectoryError
 from .experiment import Experiment, build_experiment, evaluate, generate_for_evaluation, train
 from .pictures import save_panels
@@ -150,35 +150,15 @@ def run_compare(
         experiment: Experiment | None = None
         for label in compare.strategies:
             for seed in range(compare.seeds):
-                experiment_config = resolved[(dataset.name, label, seed)]
-                started = time.perf_counter()
-                experiment = build_experiment(experiment_config, registry)
-                observers = (
-                    ()
-                    if progress is None
-                    else (progress(f"{dataset.name}/{label}/seed {seed}", experiment_config.config.training.steps),)
-                )
-                train(experiment, observers=observers)
-                samples = generate_for_evaluation(experiment)
-                metrics = evaluate(experiment, samples)
-                seconds = time.perf_counter() - started
-                records.append(
-                    {
-                        "dataset": dataset.name,
-                        "strategy": label,
-                        "seed": seed,
-                        "seconds": round(seconds, 2),
-                        "metrics": metrics,
-                    }
-                )
+                experiment, record, samples = run_one(resolved[(dataset.name, label, seed)], registry, label, progress)
+                records.append(record)
                 _write_records(out, records)
                 if seed == 0:
                     panels.append((label, samples[: compare.picture_samples].cpu()))
         if experiment is None:
             continue
         if compare.real_floor:
-            data = experiment.data
-            metrics = evaluate(experiment, data.validation.x)
+            metrics = evaluate(experiment, experiment.data.validation.x)
             records.append({"dataset": dataset.name, "strategy": REAL, "seed": 0, "seconds": 0.0, "metrics": metrics})
             _write_records(out, records)
         real_panel = (REAL, experiment.data.test.x[: compare.picture_samples].cpu())
@@ -187,6 +167,29 @@ def run_compare(
         except NotImplementedError:
             logger.info("domain of %s cannot draw; no picture written", dataset.name)
     return records
+
+
+def run_one(
+    resolved: ResolvedExperiment, registry: Registry, label: str, progress: ProgressFactory | None
+) -> tuple[Experiment, dict[str, Any], torch.Tensor]:
+    """Build, train and evaluate one run; return it, its ``results.json`` record and its samples."""
+    config = resolved.config
+    started = time.perf_counter()
+    experiment = build_experiment(resolved, registry)
+    observers: tuple[TrainingObserver, ...] = ()
+    if progress is not None:
+        observers = (progress(f"{config.data.name}/{label}/seed {config.seed}", config.training.steps),)
+    train(experiment, observers=observers)
+    samples = generate_for_evaluation(experiment)
+    metrics = evaluate(experiment, samples)
+    record = {
+        "dataset": config.data.name,
+        "strategy": label,
+        "seed": config.seed,
+        "seconds": round(time.perf_counter() - started, 2),
+        "metrics": metrics,
+    }
+    return experiment, record, samples
 
 
 def _write_records(out: Path, records: list[dict[str, Any]]) -> None:
