@@ -21,11 +21,17 @@ class ProgressBar:
     """A tqdm bar fed by the trainer's log steps."""
 
     def __init__(self, label: str, total: int) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, desc=label, unit="step", leave=False, dynamic_ncols=True, file=sys.stderr)
+        self.label = label
+        self.total = total
+        self.bar: Any = None
 
     def on_log(self, step: int, logs: dict[str, float]) -> None:
+        if self.bar is None:  # created at the first log, so errors before training show no empty bar
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total, desc=self.label, unit="step", leave=False, dynamic_ncols=True, file=sys.stderr
+            )
         self.bar.update(step - self.bar.n)
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
         if step >= self.bar.total:
@@ -62,6 +68,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for entry in entries:
         head = f"{entry['kind']:<17} {entry['name']:<20} {entry['plugin']} {entry['version']}"
         print(head)
+        if entry.get("description"):
+            print(f"    {entry['description']}")
         if "error" in entry:
             print(f"    failed to load: {entry['error']}")
             continue

@@ -111,7 +111,7 @@ class ExperimentConfig(BaseModel):
     @classmethod
     def _check_device(cls, value: str) -> str:
         if not DEVICE_PATTERN.match(value):
-            raise ValueError(f"must be one of auto, cpu, cuda, cuda:N, mps; got {value!r}")
+            raise ValueError("must be one of auto, cpu, cuda, cuda:N, mps")
         return value
 
 
@@ -172,14 +172,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError([(str(path), "file not found; pass the path of a YAML or TOML experiment file")])
-    text = path.read_text(encoding="utf-8")
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError([(str(path), f"unknown config format {path.suffix!r}; use .yaml, .yml or .toml")])
     try:
         if path.suffix == ".toml":
-            values = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            values = yaml.safe_load(text)
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
         else:
-            raise ConfigError([(str(path), f"unknown config format {path.suffix!r}; use .yaml, .yml or .toml")])
+            with open(path, encoding="utf-8") as handle:  # a stream, so YAML errors name the file
+                values = yaml.safe_load(handle)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as err:
         raise ConfigError([(str(path), f"cannot be parsed: {err}")]) from err
     if values is None:
@@ -276,6 +276,71 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+SECTION_KINDS = {
+    "data": "dataset",
+    "strategy": "strategy",
+    "generator": "generator",
+    "discriminator": "discriminator",
+    "inference": "inference",
+}
+
+
+class _Binder:
+    """Binds component sections to registered components, collecting every problem."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.problems: list[tuple[str, str]] = []
+
+    def bind(self, kind: str, section: ComponentConfig, path: str) -> ResolvedComponent | None:
+        try:
+            component = self.registry.get(kind, section.name)
+        except ComponentNotFoundError as err:
+            self.problems.append((f"{path}.name", str(err)))
+            return None
+        for field_name, ref_kind in getattr(component.params, "component_fields", {}).items():
+            self.check_reference(ref_kind, section.params.get(field_name), f"{path}.{field_name}")
+        try:
+            params = component.parse_params(section.params)
+        except ValidationError as err:
+            self.problems.extend(validation_problems(err, prefix=path, model=component.params))
+            return None
+        return ResolvedComponent(component, params)
+
+    def check_reference(self, kind: str, ref: Any, path: str) -> None:
+        """Check a parameter that names another component: a bare name or a whole section."""
+        if isinstance(ref, str):
+            try:
+                self.registry.get(kind, ref)
+            except ComponentNotFoundError as err:
+                self.problems.append((path, str(err)))
+        elif isinstance(ref, (dict, ComponentConfig)):
+            try:
+                section = ComponentConfig.model_validate(ref)
+            except ValidationError:
+                return  # the parameter model reports the missing name
+            self.bind(kind, section, path)
+
+    def bind_raw(self, values: dict[str, Any]) -> None:
+        """Bind the sections of an unparsed config dict that are well-formed, for one report of all problems."""
+        for section_name, kind in SECTION_KINDS.items():
+            raw = values.get(section_name)
+            if raw is None:
+                continue
+            try:
+                section = ComponentConfig.model_validate(raw)
+            except ValidationError:
+                continue  # parse_config already reported it
+            self.bind(kind, section, section_name)
+        metrics = values.get("metrics")
+        if isinstance(metrics, list):
+            for index, raw in enumerate(metrics):
+                try:
+                    self.bind("metric", ComponentConfig.model_validate(raw), f"metrics.{index}")
+                except ValidationError:
+                    continue
+
+
 def resolve(config: ExperimentConfig, registry: Registry) -> ResolvedExperiment:
     """Bind every section to its registered component and validate its parameters.
 
@@ -283,51 +348,18 @@ def resolve(config: ExperimentConfig, registry: Registry) -> ResolvedExperiment:
         ConfigError: listing each unknown component name (with the names
             that are registered) and each invalid parameter, by field path.
     """
-    problems: list[tuple[str, str]] = []
-
-    def bind(kind: str, section: ComponentConfig, path: str) -> ResolvedComponent | None:
-        try:
-            component = registry.get(kind, section.name)
-        except ComponentNotFoundError as err:
-            problems.append((f"{path}.name", str(err)))
-            return None
-        try:
-            params = component.parse_params(section.params)
-        except ValidationError as err:
-            problems.extend(validation_problems(err, prefix=path, model=component.params))
-            return None
-        for field_name, ref_kind in getattr(component.params, "component_fields", {}).items():
-            check_reference(ref_kind, getattr(params, field_name, None), f"{path}.{field_name}")
-        return ResolvedComponent(component, params)
-
-    def check_reference(kind: str, ref: str | ComponentConfig | None, path: str) -> None:
-        # A parameter that names another component: a bare name or a whole section.
-        name = ref.name if isinstance(ref, ComponentConfig) else ref
-        if name is None:
-            return
-        if name not in registry.components[kind]:
-            names = ", ".join(registry.names(kind))
-            problems.append(
-                (path if isinstance(ref, str) else f"{path}.name", f"unknown {kind} {name!r}; registered: {names}")
-            )
-            return
-        if isinstance(ref, ComponentConfig):
-            try:
-                registry.get(kind, name).parse_params(ref.params)
-            except ValidationError as err:
-                problems.extend(validation_problems(err, prefix=path, model=registry.get(kind, name).params))
-
-    data = bind("dataset", config.data, "data")
-    strategy = bind("strategy", config.strategy, "strategy")
-    generator = bind("generator", config.generator or DEFAULT_GENERATOR, "generator")
-    discriminator = bind("discriminator", config.discriminator or DEFAULT_DISCRIMINATOR, "discriminator")
-    inference = None if config.inference is None else bind("inference", config.inference, "inference")
+    binder = _Binder(registry)
+    data = binder.bind("dataset", config.data, "data")
+    strategy = binder.bind("strategy", config.strategy, "strategy")
+    generator = binder.bind("generator", config.generator or DEFAULT_GENERATOR, "generator")
+    discriminator = binder.bind("discriminator", config.discriminator or DEFAULT_DISCRIMINATOR, "discriminator")
+    inference = None if config.inference is None else binder.bind("inference", config.inference, "inference")
     metrics = None
     if config.metrics is not None:
-        metrics = [bind("metric", section, f"metrics.{i}") for i, section in enumerate(config.metrics)]
+        metrics = [binder.bind("metric", section, f"metrics.{i}") for i, section in enumerate(config.metrics)]
 
-    if problems or data is None or strategy is None or generator is None or discriminator is None:
-        raise ConfigError(problems)
+    if binder.problems or data is None or strategy is None or generator is None or discriminator is None:
+        raise ConfigError(binder.problems)
     return ResolvedExperiment(
         config=config,
         data=data,
@@ -337,6 +369,17 @@ def resolve(config: ExperimentConfig, registry: Registry) -> ResolvedExperiment:
         inference=inference,
         metrics=None if metrics is None else [m for m in metrics if m is not None],
     )
+
+
+def validate_values(values: dict[str, Any], registry: Registry) -> ResolvedExperiment:
+    """Parse and resolve a config dict, reporting structural and component problems together."""
+    try:
+        config = parse_config(values)
+    except ConfigError as err:
+        binder = _Binder(registry)
+        binder.bind_raw(values)
+        raise ConfigError(err.problems + binder.problems) from err
+    return resolve(config, registry)
 
 
 def load_experiment(
@@ -349,5 +392,4 @@ def load_experiment(
     from .plugins import default_registry
 
     base = load_config_file(path) if path is not None else (values or {})
-    config = parse_config(apply_overrides(base, overrides))
-    return resolve(config, registry or default_registry())
+    return validate_values(apply_overrides(base, overrides), registry or default_registry())

@@ -9,10 +9,32 @@ from typing import Any
 import torch
 
 from .config import ComponentConfig, ResolvedComponent, ResolvedExperiment
-from .core import DataSplits, Discriminator, Domain, Generator, Inference
-from .core.loss import AdversarialLoss
-from .errors import ConfigError
+from .core import (
+    AdversarialLoss,
+    DataSplits,
+    Discriminator,
+    Domain,
+    FeatureExtractor,
+    Generator,
+    Inference,
+    Metric,
+    Strategy,
+)
+from .errors import ConfigError, PluginError
 from .registry import Registry
+
+# The interface each kind of factory must return.
+BUILT_TYPES: dict[str, type] = {
+    "domain": Domain,
+    "generator": Generator,
+    "discriminator": Discriminator,
+    "inference": Inference,
+    "strategy": Strategy,
+    "dataset": DataSplits,
+    "metric": Metric,
+    "loss": AdversarialLoss,
+    "feature_extractor": FeatureExtractor,
+}
 
 
 @dataclass
@@ -56,11 +78,24 @@ class BuildContext:
         return self.domain
 
     def build(self, kind: str, section: ResolvedComponent | ComponentConfig) -> Any:
-        """Build a component from a resolved section or a bare ``{name, params}`` section."""
+        """Build a component from a resolved section or a bare ``{name, params}`` section.
+
+        Raises :class:`PluginError` when the factory returns something other
+        than the interface its kind promises (a ``Generator`` for a generator).
+        """
         if isinstance(section, ComponentConfig):
             component = self.registry.get(kind, section.name)
             section = ResolvedComponent(component, component.parse_params(section.params))
-        return section.component.factory(section.params, self)
+        built = section.component.factory(section.params, self)
+        expected = BUILT_TYPES.get(kind)
+        if expected is not None and not isinstance(built, expected):
+            component = section.component
+            raise PluginError(
+                component.plugin,
+                f"the factory of {kind} {component.name!r} returned {type(built).__name__}; "
+                f"it must return a {expected.__module__.split('.')[0]}.{expected.__name__}",
+            )
+        return built
 
     def build_generator(self) -> Generator:
         """Build the experiment's generator on the device."""

@@ -17,7 +17,7 @@ from .context import BuildContext
 from .core import DataSplits, Domain, Metric, Strategy
 from .devices import resolve_device
 from .distributed import broadcast_parameters, init_from_environment, rank
-from .errors import ConfigError, DataError
+from .errors import DataError
 from .registry import Registry
 from .runs import RunDirectory
 from .training import Trainer, TrainingObserver
@@ -59,16 +59,11 @@ def build_experiment(resolved: ResolvedExperiment, registry: Registry) -> Experi
     seed_everything(config.seed)
 
     context = BuildContext(registry=registry, device=device, experiment=resolved, seed=config.seed)
-    data = resolved.data.component.factory(resolved.data.params, context)
-    if not isinstance(data, DataSplits):
-        raise ConfigError(
-            [("data.name", f"dataset {config.data.name!r} returned {type(data).__name__}, not DataSplits")]
-        )
-    data = data.to(device)
+    data = context.build("dataset", resolved.data).to(device)
     context = context.replace(domain=data.domain, data=data, num_classes=data.info.get("num_classes"))
 
     seed_everything(config.seed)
-    strategy = resolved.strategy.component.factory(resolved.strategy.params, context)
+    strategy = context.build("strategy", resolved.strategy)
     broadcast_parameters(strategy)
     check_components(strategy, data)
 
@@ -178,9 +173,13 @@ def train(
     if run is not None and rank() == 0:
         all_observers = (_RunObserver(run),) + all_observers
     trainer = Trainer(experiment.strategy, experiment.data.train, config.training, config.seed + rank(), all_observers)
-    if resume and run is not None and run.has_checkpoint():
-        trainer.load_state(run.load_checkpoint(experiment.context.device))
-        logger.info("resuming %s from step %d", run.path, trainer.step)
+    if resume and run is not None:
+        if run.has_checkpoint():
+            trainer.load_state(run.load_checkpoint(experiment.context.device))
+            logger.info("resuming %s from step %d", run.path, trainer.step)
+        else:
+            logger.warning("%s has no checkpoint yet; training starts again from step 0", run.path)
+        run.truncate_log(trainer.step)
     trainer.fit()
     return trainer
 
@@ -239,7 +238,7 @@ def load_trained(
     domain = context.build("domain", ComponentConfig.model_validate(domain_spec))
     context = context.replace(domain=domain, num_classes=info.get("num_classes"))
     seed_everything(resolved.config.seed)
-    strategy = resolved.strategy.component.factory(resolved.strategy.params, context)
+    strategy = context.build("strategy", resolved.strategy)
     state = run.load_checkpoint(torch_device)
     strategy.load_training_state(state["strategy"], with_optimizers=False)
     strategy.eval()

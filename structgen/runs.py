@@ -43,6 +43,7 @@ class RunDirectory:
 
         A directory that already contains a run is only reused with ``resume``
         and the same configuration, so no earlier result is overwritten.
+        Only ``training.steps`` may change, so a finished run can be extended.
         """
         run = cls(path)
         existing = run.path / CONFIG
@@ -51,9 +52,11 @@ class RunDirectory:
                 raise RunDirectoryError(
                     f"{run.path} already contains a run; pass --resume to continue it or choose another --out"
                 )
-            if run.config() != config:
+            changed = [key for key in config_differences(run.config(), config) if key != "training.steps"]
+            if changed:
                 raise RunDirectoryError(
-                    f"{run.path} contains a run of a different configuration; choose another --out to start anew"
+                    f"{run.path} contains a run of a different configuration ({', '.join(changed)} differ); "
+                    "resume with the same config and --set options, or choose another --out to start anew"
                 )
         run.path.mkdir(parents=True, exist_ok=True)
         _atomic_write_text(run.path / CONFIG, yaml.safe_dump(config, sort_keys=False))
@@ -101,9 +104,28 @@ class RunDirectory:
             raise RunDirectoryError(f"{self.path} has no {CHECKPOINT}; the run did not finish a checkpoint")
         return torch.load(path, map_location=device, weights_only=True)
 
+    def truncate_log(self, step: int) -> None:
+        """Drop the lines of ``metrics.jsonl`` after ``step``, which a resumed run writes again."""
+        path = self.path / METRICS
+        if not path.is_file():
+            return
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
+        _atomic_write_text(path, "".join(line + "\n" for line in kept))
+
     def write_results(self, results: dict[str, Any]) -> None:
         """Write the final report ``results.json``."""
         _atomic_write_text(self.path / RESULTS, json.dumps(results, indent=2))
+
+
+def config_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields whose values differ between two nested config dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = list(old) + [key for key in new if key not in old]
+        found: list[str] = []
+        for key in keys:
+            found += config_differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [prefix.rstrip(".")]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

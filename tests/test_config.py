@@ -75,7 +75,9 @@ def test_component_params_validated(registry):
 
 
 def test_unknown_loss_lists_losses(registry):
-    with pytest.raises(ConfigError, match="unknown loss 'hinge'; registered: minimax, non_saturating"):
+    with pytest.raises(
+        ConfigError, match="strategy.loss: unknown loss 'hinge'; registered loss names: minimax, non_saturating"
+    ):
         load_experiment(values={**VALID, "strategy": {"name": "gan", "loss": "hinge"}}, registry=registry)
 
 
@@ -137,3 +139,33 @@ def test_mixture_metric_on_other_data_rejected(tmp_path, capsys):
     )
     assert main(["run", str(path), "--out", str(tmp_path / "run")]) == 2
     assert "known mixture means" in capsys.readouterr().err
+
+
+def test_all_problems_reported_in_one_pass(registry):
+    values = {
+        "data": {"name": "ring"},
+        "strategy": {"name": "gan", "r1_gama": 1.0, "loss": "non_saturatin"},
+        "generator": {"name": "mlp", "hiden": 10},
+        "discriminator": {"name": "mpl"},
+        "traning": {"steps": 10},
+        "device": "gpu",
+    }
+    with pytest.raises(ConfigError) as info:
+        load_experiment(values=values, registry=registry)
+    paths = {path for path, _ in info.value.problems}
+    assert paths == {
+        "traning",
+        "device",
+        "strategy.r1_gama",
+        "strategy.loss",
+        "generator.hiden",
+        "discriminator.name",
+    }
+    assert "got 'gpu' (got" not in str(info.value)
+
+
+def test_yaml_error_names_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("data: {name: ring\n")
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        load_config_file(path)

@@ -199,3 +199,19 @@ def test_plugin_error_names_plugin():
     err = PluginError("acme", "something failed")
     assert err.plugin == "acme"
     assert "acme" in str(err)
+
+
+def test_factory_returning_wrong_type_is_plugin_error():
+    class Unfinished:
+        @hookimpl
+        def register_generators(self, register):
+            register("unfinished", lambda params, context: None)
+
+    registry = load_registry(extra_plugins=[("unfinished_plugin", Unfinished())])
+    resolved = load_experiment(
+        values={"data": "ring", "strategy": "gan", "generator": "unfinished", "device": "cpu"}, registry=registry
+    )
+    with pytest.raises(
+        PluginError, match="generator 'unfinished' returned NoneType; it must return a structgen.Generator"
+    ):
+        build_experiment(resolved, registry)

@@ -64,7 +64,8 @@ def test_resume_rejects_other_config(tmp_path, config_file, capsys):
     assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
     code = main(["run", str(config_file), "--out", str(out), "--resume", "--set", "seed=4", "--no-progress"])
     assert code == 2
-    assert "different configuration" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "different configuration (seed differ)" in err
 
 
 def test_resume_continues_from_checkpoint(tmp_path, registry):
@@ -168,3 +169,21 @@ def test_interrupt_keeps_checkpoint(tmp_path, registry, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         train(experiment, run)
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"] == 7
+
+
+def test_resume_extends_finished_run(tmp_path, config_file):
+    out = tmp_path / "run"
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress", "--set", "training.steps=20"]) == 0
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress", "--resume"]) == 0
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30, 40]
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 40
+
+
+def test_resume_drops_log_lines_after_checkpoint(tmp_path):
+    run = RunDirectory(tmp_path)
+    for step in (10, 20, 30):
+        run.log({"step": step, "loss": 1.0})
+    run.truncate_log(20)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20]

@@ -34,7 +34,10 @@ class PointsParams(ComponentParams):
 def read_points(path: Path) -> np.ndarray:
     """Read a 2-D float array from ``.npy`` or ``.csv`` (an optional non-numeric header row is skipped)."""
     if not path.is_file():
-        raise DataError(f"{path}: file not found; give the path of a .npy or .csv file of points")
+        raise DataError(
+            f"{path}: file not found (relative paths start from the current directory, {Path.cwd()}); "
+            "give the path of a .npy or .csv file of points"
+        )
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
