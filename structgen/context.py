@@ -20,7 +20,7 @@ from .core import (
     Metric,
     Strategy,
 )
-from .errors import ConfigError, PluginError
+from .errors import CapabilityError, ConfigError, PluginError
 from .registry import Registry
 
 # The interface each kind of factory must return.
@@ -107,13 +107,31 @@ class BuildContext:
         section = self._section("discriminator")
         return self.build("discriminator", section).to(self.device)
 
-    def build_inference(self, default: str, generator: Generator | None = None) -> Inference:
-        """Build the experiment's inference, or ``default`` when the experiment names none."""
+    def build_inference(
+        self,
+        default: str,
+        generator: Generator | None = None,
+        scorer: Discriminator | None = None,
+        section: ResolvedComponent | ComponentConfig | None = None,
+    ) -> Inference:
+        """Build ``section``, else the experiment's inference, else ``default``.
+
+        Raises :class:`CapabilityError` when ``scorer`` lacks a capability
+        that the algorithm requires (input gradients, factors, conditionals).
+        """
         context = self if generator is None else self.replace(generator=generator)
-        section = self.experiment.inference if self.experiment is not None else None
-        if section is None:
-            return context.build("inference", ComponentConfig(name=default))
-        return context.build("inference", section)
+        if section is None and self.experiment is not None:
+            section = self.experiment.inference
+        inference = context.build("inference", section if section is not None else ComponentConfig(name=default))
+        if scorer is not None:
+            missing = inference.missing_capabilities(scorer)
+            if missing:
+                names = ", ".join(sorted(capability.value for capability in missing))
+                raise CapabilityError(
+                    f"inference {type(inference).__name__} needs scorer capabilities ({names}) that "
+                    f"{type(scorer).__name__} lacks; choose another inference"
+                )
+        return inference
 
     def build_loss(self, name: str) -> AdversarialLoss:
         """Build a registered GAN loss by name."""

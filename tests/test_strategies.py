@@ -139,3 +139,41 @@ def test_vae_fixed_observation_std_stays(registry):
     experiment = build_experiment(load_experiment(values=values, registry=registry), registry)
     train(experiment)
     assert float(experiment.strategy.log_std.exp()) == pytest.approx(0.5)
+
+
+def test_gan_can_sample_by_langevin_on_its_discriminator(registry):
+    values = {
+        "data": {"name": "ring", "train_size": 256, "eval_size": 16},
+        **SMALL_NETWORKS,
+        "strategy": {"name": "gan"},
+        "inference": {"name": "langevin", "steps": 3},
+        "training": {"steps": 2, "batch_size": 8},
+        "device": "cpu",
+    }
+    experiment = build_experiment(load_experiment(values=values, registry=registry), registry)
+    assert type(experiment.strategy.sampler).__name__ == "Langevin"
+    assert experiment.strategy.sample(4).shape == (4, 2)
+
+
+def test_capability_mismatch_rejected_before_training(registry):
+    from structgen import CapabilityError, hookimpl
+    from structgen.plugins import load_registry
+    from structgen_vectors.networks import MLPDiscriminator, MLPDiscriminatorParams
+
+    class Opaque(MLPDiscriminator):
+        capabilities = frozenset()
+
+    class OpaquePlugin:
+        @hookimpl
+        def register_discriminators(self, register):
+            register("opaque", lambda params, context: Opaque((2,), MLPDiscriminatorParams(hidden=8), None))
+
+    custom = load_registry(extra_plugins=[("opaque_plugin", OpaquePlugin())])
+    values = {
+        "data": {"name": "ring", "train_size": 256, "eval_size": 16},
+        "strategy": {"name": "energy"},
+        "discriminator": "opaque",
+        "device": "cpu",
+    }
+    with pytest.raises(CapabilityError, match="input_gradient"):
+        build_experiment(load_experiment(values=values, registry=custom), custom)

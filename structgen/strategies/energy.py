@@ -10,7 +10,6 @@ from pydantic import Field
 from ..config import ComponentConfig, ComponentParams
 from ..context import BuildContext
 from ..core import Strategy
-from ..errors import CapabilityError
 from .updates import adam, optimizer_step
 
 
@@ -62,16 +61,10 @@ class EnergyStrategy(Strategy):
         self.params = params
         self.domain = context.require_domain()
         self.discriminator = context.build_discriminator()
-        self.sampler = context.build_inference("langevin")
-        self.negatives = self.sampler if params.negatives is None else context.build("inference", params.negatives)
-        for inference in (self.sampler, self.negatives):
-            missing = inference.missing_capabilities(self.discriminator)
-            if missing:
-                names = ", ".join(sorted(c.value for c in missing))
-                raise CapabilityError(
-                    f"inference {type(inference).__name__} needs scorer capabilities ({names}) that "
-                    f"{type(self.discriminator).__name__} lacks; choose another inference"
-                )
+        self.sampler = context.build_inference("langevin", scorer=self.discriminator)
+        self.negatives = self.sampler
+        if params.negatives is not None:
+            self.negatives = context.build_inference("langevin", scorer=self.discriminator, section=params.negatives)
         self.optimizers = {
             "discriminator": adam(self.discriminator.parameters(), params.lr, params.beta1, params.beta2)
         }
@@ -109,6 +102,6 @@ class EnergyStrategy(Strategy):
         return self.sampler.run(self.discriminator, n, condition=condition)
 
     def load_training_state(self, state: dict, with_optimizers: bool = True) -> None:
-        # The buffer grows during training, so a fresh strategy's empty one must be resized first.
+        # The buffer is filled at the first step, so a fresh strategy's empty one must be resized first.
         self.buffer = state["model"]["buffer"].to(self.buffer.device).clone()
         super().load_training_state(state, with_optimizers)

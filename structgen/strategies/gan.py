@@ -89,7 +89,7 @@ class GANStrategy(Strategy):
         sampling_generator = self.generator
         if self.average is not None:
             sampling_generator = cast(Generator, self.average.average)
-        self.sampler = context.build_inference("amortized", generator=sampling_generator)
+        self.sampler = context.build_inference("amortized", generator=sampling_generator, scorer=self.discriminator)
         self._d_updates = 0
 
     def train_step(
