@@ -34,6 +34,7 @@ from .errors import (  # noqa: E402
     PluginError,
     RunDirectoryError,
     StructgenError,
+    TrainingError,
 )
 from .plugins import hookimpl  # noqa: E402
 
@@ -56,6 +57,7 @@ __all__ = [
     "Split",
     "Strategy",
     "StructgenError",
+    "TrainingError",
     "__version__",
     "hookimpl",
 ]

@@ -66,5 +66,9 @@ class CapabilityError(StructgenError):
     """An inference algorithm needs a scorer capability that the scorer lacks."""
 
 
+class TrainingError(StructgenError):
+    """Training cannot go on, for example because a loss became NaN."""
+
+
 class RunDirectoryError(StructgenError):
     """A run directory is missing, incomplete or was written by another experiment."""

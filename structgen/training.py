@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -9,6 +10,7 @@ import torch
 
 from .config import TrainingConfig
 from .core import Split, Strategy
+from .errors import TrainingError
 
 
 class TrainingObserver(Protocol):
@@ -108,6 +110,13 @@ class Trainer:
         for key in pending[-1]:
             values = [entry[key] for entry in pending if key in entry]
             logs[key] = float(torch.stack(values).float().mean())
+        diverged = [key for key, value in logs.items() if not math.isfinite(value)]
+        if diverged:
+            # Raised before any checkpoint of the broken weights: the last checkpoint stays usable.
+            raise TrainingError(
+                f"{', '.join(diverged)} became {logs[diverged[0]]} by step {self.step}; "
+                "lower the learning rates or add a gradient penalty, then rerun or --resume"
+            )
         for observer in self.observers:
             observer.on_log(self.step, logs)
 

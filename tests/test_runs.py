@@ -187,3 +187,14 @@ def test_resume_drops_log_lines_after_checkpoint(tmp_path):
     run.truncate_log(20)
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert steps == [10, 20]
+
+
+def test_nan_loss_stops_with_clear_error(tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    args = ["run", str(config_file), "--out", str(out), "--no-progress", "--set", "strategy.lr_d=1e30"]
+    args += ["--set", "strategy.lr_g=1e30", "--set", "training.checkpoint_every=0"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "became nan" in err
+    assert "lower the learning rates" in err
+    assert not (out / "checkpoint.pt").exists()
