@@ -116,13 +116,26 @@ class BuildContext:
     ) -> Inference:
         """Build ``section``, else the experiment's inference, else ``default``.
 
-        Raises :class:`CapabilityError` when ``scorer`` lacks a capability
-        that the algorithm requires (input gradients, factors, conditionals).
+        ``scorer`` is the strategy's scorer, or None for strategies without
+        one (VAE, autoencoder), which can only use algorithms that ignore it.
+        Raises :class:`ConfigError` for a search without a scorer, and
+        :class:`CapabilityError` when ``scorer`` lacks a capability that the
+        algorithm requires (input gradients, factors, conditionals).
         """
         context = self if generator is None else self.replace(generator=generator)
         if section is None and self.experiment is not None:
             section = self.experiment.inference
         inference = context.build("inference", section if section is not None else ComponentConfig(name=default))
+        if scorer is None and inference.needs_scorer:
+            raise ConfigError(
+                [
+                    (
+                        "inference.name",
+                        f"{type(inference).__name__} searches a scorer, but this strategy trains none; "
+                        "use amortized, or a strategy with a discriminator (gan, energy)",
+                    )
+                ]
+            )
         if scorer is not None:
             missing = inference.missing_capabilities(scorer)
             if missing:

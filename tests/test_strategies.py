@@ -177,3 +177,17 @@ def test_capability_mismatch_rejected_before_training(registry):
     }
     with pytest.raises(CapabilityError, match="input_gradient"):
         build_experiment(load_experiment(values=values, registry=custom), custom)
+
+
+@pytest.mark.parametrize("strategy", ["vae", "autoencoder"])
+def test_search_without_scorer_rejected_before_training(registry, strategy):
+    from structgen import ConfigError
+
+    values = {
+        "data": {"name": "ring", "train_size": 256, "eval_size": 16},
+        "strategy": {"name": strategy},
+        "inference": {"name": "langevin"},
+        "device": "cpu",
+    }
+    with pytest.raises(ConfigError, match="searches a scorer, but this strategy trains none"):
+        build_experiment(load_experiment(values=values, registry=registry), registry)

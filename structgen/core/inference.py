@@ -24,6 +24,9 @@ class Inference(ABC):
     """
 
     requires: frozenset[Capability] = frozenset()
+    needs_scorer: bool = True
+    """False for algorithms that ignore the scorer (``amortized``), which
+    strategies without a discriminator can use."""
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain

@@ -17,6 +17,8 @@ class Amortized(Inference):
     through the same interface as search-based strategies.
     """
 
+    needs_scorer = False
+
     def __init__(self, domain: Domain, generator: Generator) -> None:
         super().__init__(domain)
         self.generator = generator
