@@ -27,7 +27,7 @@ from structgen.training import Trainer
 
 
 def mixture_gan_values(device: str) -> dict:
-    """The experiment that ``structgen compare mixture`` runs for its ``gan`` on ``ring``."""
+    """Return the experiment that ``structgen compare mixture`` runs for its ``gan`` on ``ring``."""
     registry = default_registry()
     task = registry.get("task", "mixture")
     compare = task.factory(task.params(), None)

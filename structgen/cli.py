@@ -126,13 +126,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from .experiment import generate, load_trained, strategy_device
+    from .devices import module_device
+    from .experiment import generate, load_trained
     from .pictures import save_samples
     from .plugins import default_registry
 
     strategy, domain, num_classes = load_trained(args.run_dir, default_registry(), device=args.device)
     # A conditional model draws the classes in turn: 0, 1, ..., num_classes - 1, 0, ...
-    conditions = None if not num_classes else torch.arange(args.n, device=strategy_device(strategy)) % num_classes
+    conditions = None if not num_classes else torch.arange(args.n, device=module_device(strategy)) % num_classes
     samples = generate(strategy, args.n, conditions)
     out = Path(args.out) if args.out else Path(args.run_dir) / "samples"
     out.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,13 @@ import torch
 from .errors import ConfigError
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """Return the device of the module's first parameter, or the CPU for a module without parameters."""
+    for parameter in module.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
 def resolve_device(name: str) -> torch.device:
     """Turn a configured device name into a ``torch.device`` that exists on this machine.
 

@@ -1,12 +1,12 @@
 """Multi-process data-parallel training under ``torchrun``.
 
 ``torchrun --nproc-per-node N -m structgen run CONFIG`` sets ``WORLD_SIZE``,
-``RANK`` and ``LOCAL_RANK``; each process then trains on its own batches
+``RANK`` and ``LOCAL_RANK``. Each process then trains on its own batches,
 and the gradients of every update are averaged across processes before the
-optimizer steps, which is what DistributedDataParallel does for a single
-model. Averaging explicitly instead of wrapping each network lets a
-strategy run any number of models and updates per step (a GAN's
-alternating ones) without DDP's one-forward-one-backward contract.
+optimizer steps. DistributedDataParallel does the same for a single model.
+Averaging explicitly instead of wrapping each network lets a strategy run
+any number of models and updates per step (a GAN's alternating ones)
+without DDP's one-forward-one-backward contract.
 """
 
 from __future__ import annotations

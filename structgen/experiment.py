@@ -133,7 +133,7 @@ def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor |
 
 
 def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:
-    """The generated set that metrics score: ``training.eval_samples`` objects, conditioned like the test split."""
+    """Generate the set that metrics score: ``training.eval_samples`` objects, conditioned like the test split."""
     config = experiment.resolved.config
     n = config.training.eval_samples
     return generate(experiment.strategy, n, evaluation_conditions(experiment.data, n, config.seed))
@@ -209,13 +209,6 @@ def run_experiment(
 
     save_samples(experiment.domain, samples, run.path / "samples.png", experiment.data.test.x)
     return results
-
-
-def strategy_device(strategy: Strategy) -> torch.device:
-    """Device of the strategy's first parameter (CPU if it has none)."""
-    for parameter in strategy.parameters():
-        return parameter.device
-    return torch.device("cpu")
 
 
 def load_trained(

@@ -122,10 +122,10 @@ def _structgen_version() -> str:
 
 def _selected_entry_points() -> Iterable[importlib.metadata.EntryPoint]:
     entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-    wanted = os.environ.get(PLUGINS_ENV)
-    if wanted is None:
+    selected = os.environ.get(PLUGINS_ENV)
+    if selected is None:
         return entry_points
-    names = {name.strip() for name in wanted.split(",") if name.strip()}
+    names = {name.strip() for name in selected.split(",") if name.strip()}
     return [ep for ep in entry_points if ep.name in names]
 
 

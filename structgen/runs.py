@@ -109,8 +109,9 @@ class RunDirectory:
         path = self.path / METRICS
         if not path.is_file():
             return
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
-        _atomic_write_text(path, "".join(line + "\n" for line in kept))
+        lines = path.read_text(encoding="utf-8").splitlines()
+        earlier = [line for line in lines if json.loads(line)["step"] <= step]
+        _atomic_write_text(path, "".join(line + "\n" for line in earlier))
 
     def write_results(self, results: dict[str, Any]) -> None:
         """Write the final report ``results.json``."""

@@ -15,9 +15,9 @@ class Strategy(nn.Module):
     """Trains a generator, a scorer or both, and samples from the result.
 
     The trainer calls :meth:`train_step` once per step with a batch of
-    training objects; a strategy that needs its own loop (a maximum-likelihood
-    pre-training phase, say) still goes through ``train_step``, counting its
-    phases by the ``step`` argument. Sampling goes through ``sampler``, an
+    training objects. A strategy with several phases (a maximum-likelihood
+    pre-training phase, say) still goes through ``train_step`` and tells
+    the phases apart by the ``step`` argument. Sampling goes through ``sampler``, an
     :class:`Inference`: ``amortized`` for strategies with a generator, a
     search such as ``langevin`` for discriminator-only ones.
 

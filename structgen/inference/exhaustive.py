@@ -13,6 +13,7 @@ from pydantic import Field
 from ..config import ComponentParams
 from ..context import BuildContext
 from ..core import Discriminator, Domain, Inference
+from ..devices import module_device
 from ..errors import ConfigError, DataError
 
 
@@ -67,7 +68,7 @@ class Exhaustive(Inference):
     @torch.no_grad()
     def scores(self, scorer: Discriminator, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Score of every candidate, shape ``(count,)``; ``condition`` must be one row or None."""
-        device = next(iter(scorer.parameters()), torch.empty(0)).device
+        device = module_device(scorer)
         out = []
         for chunk in self.candidates.split(self.chunk_size):
             chunk = chunk.to(device)

@@ -10,6 +10,7 @@ from pydantic import Field
 from ..config import ComponentParams
 from ..context import BuildContext
 from ..core import Capability, Discriminator, Domain, Inference
+from ..devices import module_device
 from ..errors import ConfigError
 
 
@@ -25,12 +26,6 @@ def _start(domain: Domain, n: int, init: torch.Tensor | None, device: torch.devi
     if init is not None:
         return init.detach().to(device=device, dtype=torch.float32).clone()
     return domain.random_batch(n, device=device)
-
-
-def _scorer_device(scorer: Discriminator) -> torch.device:
-    for parameter in scorer.parameters():
-        return parameter.device
-    return torch.device("cpu")
 
 
 def _continuous(context: BuildContext, name: str) -> Domain:
@@ -71,7 +66,7 @@ class GradientAscent(Inference):
     ) -> torch.Tensor:
         if scorer is None:
             raise ValueError("gradient_ascent needs a scorer")
-        x = _start(self.domain, n, init, _scorer_device(scorer))
+        x = _start(self.domain, n, init, module_device(scorer))
         for _ in range(self.steps):
             x = self.domain.project(x + self.step_size * _score_gradient(scorer, x, condition))
         return x.detach()
@@ -135,7 +130,7 @@ class Langevin(Inference):
     ) -> torch.Tensor:
         if scorer is None:
             raise ValueError("langevin needs a scorer")
-        x = _start(self.domain, n, init, _scorer_device(scorer))
+        x = _start(self.domain, n, init, module_device(scorer))
         for step_size, temperature in zip(self.step_sizes, self.temperatures, strict=True):
             drift = step_size * _score_gradient(scorer, x, condition)
             noise_scale = math.sqrt(2.0 * step_size * temperature)

@@ -16,9 +16,9 @@ def frechet_distance(x: torch.Tensor, y: torch.Tensor) -> float:
     ``|mu_x - mu_y|^2 + Tr(S_x + S_y - 2 (S_x S_y)^(1/2))`` (Dowson and
     Landau, 1982; Heusel et al., 2017). The trace of the matrix square root
     equals the sum of square roots of the eigenvalues of the symmetric
-    positive semi-definite ``S_x^(1/2) S_y S_x^(1/2)``, which ``eigvalsh``
-    computes stably in float64 (no complex parts as with ``sqrtm`` of the
-    non-symmetric product); round-off negatives are clipped to 0.
+    positive semi-definite ``S_x^(1/2) S_y S_x^(1/2)``. ``eigvalsh`` computes
+    them stably in float64, without the complex parts that ``sqrtm`` of the
+    non-symmetric product can return. Round-off negatives are clipped to 0.
     Cost: O(d^3 + (m + n) d^2).
     """
     x = x.double()

@@ -54,11 +54,11 @@ class GANParams(ComponentParams):
 class GANStrategy(Strategy):
     """Generative adversarial training (Goodfellow et al., 2014).
 
-    Each step: with G fixed, ``d_steps`` updates of D that score real samples
-    high and ``G(z)`` low; then, with D fixed, one update of G so that D
-    scores ``G(z)`` high. The R1 penalty (Mescheder et al., 2018) regularises
-    D on real data; the weight average of G (Karras et al., 2018) smooths the
-    samples. Sampling draws from G (or its average) through ``sampler``.
+    Each step first makes ``d_steps`` updates of D, with G fixed, so that D
+    scores real samples high and ``G(z)`` low. Then it makes one update of G,
+    with D fixed, so that D scores ``G(z)`` high. The R1 penalty (Mescheder
+    et al., 2018) regularises D on real data, and the weight average of G
+    (Karras et al., 2018) smooths the samples. Sampling draws from G (or its average) through ``sampler``.
 
     Cost per step: ``d_steps + 1`` forward-backward passes through D and two
     through G; R1 adds a double backward through D on its steps.

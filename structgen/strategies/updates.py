@@ -58,7 +58,7 @@ class WeightAverage(nn.Module):
     every parameter. Buffers (batch-norm running statistics) are copied, so
     the averaged network normalises as the trained one does. With
     ``warmup``, update ``t`` uses ``min(decay, (1 + t) / (10 + t))`` so that
-    the average forgets the random initial weights quickly.
+    the random initial weights fade from the average quickly.
     """
 
     def __init__(self, module: nn.Module, decay: float, warmup: bool = False) -> None:
