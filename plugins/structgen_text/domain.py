@@ -26,6 +26,9 @@ class SequenceParams(ComponentParams):
     )
     level: Level = Field(description="Token level: `character`, or `word` for whitespace-separated words.")
     vocabulary: dict[str, Any] = Field(description="Vocabulary.to_dict() output: the level and the ordinary tokens.")
+    fixed_length: bool = Field(
+        default=False, description="Every sequence has exactly max_length tokens and no <eos> (the oracle's data)."
+    )
 
     @model_validator(mode="after")
     def _check_vocabulary(self) -> SequenceParams:
@@ -45,17 +48,21 @@ class SequenceDomain(Domain):
     fills the row and has no ``<eos>``. ``<bos>`` is never stored, so a
     generator that needs a start token prepends it itself. The empty text is
     an ``<eos>`` followed by padding.
+
+    With ``fixed_length`` every row holds exactly ``max_length`` ordinary
+    tokens and no ``<eos>``, as in the synthetic oracle benchmark.
     """
 
     name = "sequences"
 
-    def __init__(self, vocabulary: Vocabulary, max_length: int) -> None:
+    def __init__(self, vocabulary: Vocabulary, max_length: int, fixed_length: bool = False) -> None:
         if max_length < 1:
             raise ValueError(f"max_length must be at least 1, got {max_length}")
         if len(vocabulary) == FIRST_ORDINARY_ID:
             raise ValueError("the vocabulary contains no ordinary tokens, only the special ones")
         self.vocabulary = vocabulary
         self.max_length = max_length
+        self.fixed_length = fixed_length
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -83,10 +90,15 @@ class SequenceDomain(Domain):
     def random_batch(
         self, n: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Draw ``n`` valid rows: a length uniform in ``[0, max_length]``, then uniform ordinary tokens."""
+        """Draw ``n`` valid rows: a length uniform in ``[0, max_length]``, then uniform ordinary tokens.
+
+        Rows of a ``fixed_length`` domain all have ``max_length`` tokens.
+        """
         tokens = torch.randint(
             FIRST_ORDINARY_ID, len(self.vocabulary), (n, self.max_length), device=device, generator=generator
         )
+        if self.fixed_length:
+            return tokens
         lengths = torch.randint(0, self.max_length + 1, (n, 1), device=device, generator=generator)
         positions = torch.arange(self.max_length, device=device).expand(n, -1)
         batch = torch.where(positions < lengths, tokens, torch.full_like(tokens, PAD_ID))
@@ -125,6 +137,13 @@ class SequenceDomain(Domain):
             source,
             f"contain tokens after their <eos>; every position after the <eos> must be <pad> (id {PAD_ID})",
         )
+        if self.fixed_length:
+            _raise_for_rows(
+                batch < FIRST_ORDINARY_ID,
+                source,
+                f"are shorter than {self.max_length} tokens; this domain has fixed_length, so every row "
+                "holds max_length ordinary tokens and no <eos> or <pad>",
+            )
 
     def to_user(self, batch: torch.Tensor) -> list[Any]:
         """Decode each row into a ``str``: tokens up to the first ``<eos>``, ``<pad>`` and ``<bos>`` skipped."""
@@ -144,6 +163,11 @@ class SequenceDomain(Domain):
                 raise DataError(
                     f"texts: line {line} has {len(ids)} {self.level} tokens, more than max_length "
                     f"{self.max_length}; shorten it or raise max_length"
+                )
+            if self.fixed_length and len(ids) != self.max_length:
+                raise DataError(
+                    f"texts: line {line} has {len(ids)} {self.level} tokens; this domain has fixed_length, "
+                    f"so every text has exactly {self.max_length}"
                 )
             rows.append(self._pad(ids))
         batch = torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.max_length)
@@ -167,6 +191,7 @@ class SequenceDomain(Domain):
             "max_length": self.max_length,
             "level": self.level,
             "vocabulary": self.vocabulary.to_dict(),
+            "fixed_length": self.fixed_length,
         }
 
     def _pad(self, ids: list[int]) -> list[int]:
@@ -191,4 +216,4 @@ def _shorten(text: str) -> str:
 
 
 def build_sequence_domain(params: SequenceParams, context: Any) -> SequenceDomain:
-    return SequenceDomain(Vocabulary.from_dict(params.vocabulary), params.max_length)
+    return SequenceDomain(Vocabulary.from_dict(params.vocabulary), params.max_length, params.fixed_length)
