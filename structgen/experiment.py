@@ -121,12 +121,17 @@ def generate(strategy: Strategy, n: int, conditions: torch.Tensor | None = None,
 def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor | None:
     """Conditions for ``n`` evaluation samples of conditional data: test-split conditions drawn with replacement.
 
-    The generated set then has the test split's class balance. Returns None
-    for unconditional data.
+    The generated set then has the test split's class balance. Paired data
+    (``info["paired"]``, where each condition has one right answer, such as
+    a misspelt name and its correction) gets every test condition once, in
+    order, whatever ``n`` is, so generated row i answers test row i. Returns
+    None for unconditional data.
     """
     conditions = data.test.condition
     if conditions is None:
         return None
+    if data.info.get("paired", False):
+        return conditions
     generator = torch.Generator().manual_seed(seed)
     index = torch.randint(len(conditions), (n,), generator=generator).to(conditions.device)
     return conditions[index]
@@ -135,8 +140,9 @@ def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor |
 def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:
     """Generate the set that metrics score: ``training.eval_samples`` objects, conditioned like the test split."""
     config = experiment.resolved.config
-    n = config.training.eval_samples
-    return generate(experiment.strategy, n, evaluation_conditions(experiment.data, n, config.seed))
+    conditions = evaluation_conditions(experiment.data, config.training.eval_samples, config.seed)
+    n = config.training.eval_samples if conditions is None else len(conditions)
+    return generate(experiment.strategy, n, conditions)
 
 
 def evaluate(experiment: Experiment, samples: torch.Tensor | None = None) -> dict[str, float]:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from structgen import ConfigError
 from structgen.cli import main
 from structgen.compare import deep_merge, load_compare_config, median_table, validate_compare
+from structgen.core import DataSplits, Split
+from structgen.experiment import evaluation_conditions
+from structgen_vectors.domain import VectorDomain
 
 REDUCED = [
     "training.steps=30",
@@ -102,3 +106,21 @@ def test_compare_keeps_earlier_results(tmp_path, capsys):
     assert main(["compare", "mixture", "--out", str(out), "--no-progress"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "results.json").read_text() == "[]"
+
+
+def _splits_with_conditions(paired: bool) -> DataSplits:
+    domain = VectorDomain(2, -1.0, 1.0)
+    split = Split(torch.zeros(5, 2), torch.arange(5))
+    return DataSplits(domain, split, split, split, info={"paired": paired})
+
+
+def test_evaluation_conditions_draw_test_conditions_with_replacement() -> None:
+    conditions = evaluation_conditions(_splits_with_conditions(paired=False), 200, seed=0)
+    assert conditions is not None and len(conditions) == 200
+    assert set(conditions.tolist()) == {0, 1, 2, 3, 4}
+
+
+def test_evaluation_conditions_of_paired_data_keep_the_test_order() -> None:
+    conditions = evaluation_conditions(_splits_with_conditions(paired=True), 200, seed=0)
+    assert conditions is not None
+    assert conditions.tolist() == [0, 1, 2, 3, 4]
