@@ -179,16 +179,18 @@ def run_one(
     observers: tuple[TrainingObserver, ...] = ()
     if progress is not None:
         observers = (progress(f"{config.data.name}/{label}/seed {config.seed}", config.training.steps),)
-    train(experiment, observers=observers)
+    trainer = train(experiment, observers=observers)
     samples = generate_for_evaluation(experiment)
     metrics = evaluate(experiment, samples)
-    record = {
+    record: dict[str, Any] = {
         "dataset": config.data.name,
         "strategy": label,
         "seed": config.seed,
         "seconds": round(time.perf_counter() - started, 2),
         "metrics": metrics,
     }
+    if trainer.history:
+        record["history"] = trainer.history
     return experiment, record, samples
 
 

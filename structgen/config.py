@@ -70,6 +70,18 @@ class TrainingConfig(BaseModel):
         0, ge=0, description="Steps between checkpoints; 0 writes one checkpoint at the end only."
     )
     eval_samples: int = Field(2500, gt=0, description="Generated objects that the final metrics are computed on.")
+    evaluate_at: list[int] = Field(
+        default_factory=list,
+        description="Steps after which the metrics are also computed, recorded as the run's history "
+        "(for example the end of a pre-training phase, to compare the model it hands on with the final one).",
+    )
+
+    @model_validator(mode="after")
+    def _check_evaluate_at(self) -> TrainingConfig:
+        outside = [step for step in self.evaluate_at if not 1 <= step <= self.steps]
+        if outside:
+            raise ValueError(f"evaluate_at steps {outside} lie outside 1..steps ({self.steps}); drop them or raise steps")
+        return self
 
 
 class ExperimentConfig(BaseModel):

@@ -178,7 +178,15 @@ def train(
     all_observers = tuple(observers)
     if run is not None and rank() == 0:
         all_observers = (_RunObserver(run),) + all_observers
-    trainer = Trainer(experiment.strategy, experiment.data.train, config.training, config.seed + rank(), all_observers)
+    evaluator = None
+    if config.training.evaluate_at and rank() == 0:
+
+        def evaluator() -> dict[str, float]:
+            return evaluate(experiment)
+
+    trainer = Trainer(
+        experiment.strategy, experiment.data.train, config.training, config.seed + rank(), all_observers, evaluator
+    )
     if resume and run is not None:
         if run.has_checkpoint():
             trainer.load_state(run.load_checkpoint(experiment.context.device))
@@ -205,12 +213,12 @@ def run_experiment(
     """Build, train and evaluate an experiment, writing everything into the run directory ``out``."""
     experiment = build_experiment(resolved, registry)
     run = RunDirectory.create(out, resolved.to_dict(), run_info(experiment), resume) if rank() == 0 else None
-    train(experiment, run, observers, resume)
+    trainer = train(experiment, run, observers, resume)
     if run is None:  # ranks other than 0 neither evaluate nor write
         return {}
     samples = generate_for_evaluation(experiment)
     results = evaluate(experiment, samples)
-    run.write_results({"metrics": results, "steps": resolved.config.training.steps})
+    run.write_results({"metrics": results, "steps": resolved.config.training.steps, "history": trainer.history})
     from .pictures import save_samples
 
     save_samples(experiment.domain, samples, run.path / "samples.png", experiment.data.test.x)

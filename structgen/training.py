@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -36,6 +37,11 @@ class Trainer:
         config: steps, batch size and logging and checkpoint intervals.
         seed: seed of the batch order.
         observers: notified of logs and checkpoints.
+        evaluator: computes the metrics after each step in ``config.evaluate_at``;
+            its results go into :attr:`history` and, prefixed ``test/``, to the
+            observers' logs. It runs on a copy of the random state, so training
+            continues as it would without it.
+        history: ``{"step": s, "metrics": {...}}`` per evaluation so far.
     """
 
     strategy: Strategy
@@ -43,6 +49,8 @@ class Trainer:
     config: TrainingConfig
     seed: int = 0
     observers: tuple[TrainingObserver, ...] = ()
+    evaluator: Callable[[], dict[str, float]] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.step = 0
@@ -60,6 +68,7 @@ class Trainer:
             "step": self.step,
             "batch_generator": self.batch_generator.get_state(),
             "cpu_rng": torch.get_rng_state(),
+            "history": self.history,
         }
         if self.train.x.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.train.x.device)
@@ -71,6 +80,7 @@ class Trainer:
         self.step = int(state["step"])
         self.batch_generator.set_state(state["batch_generator"])
         torch.set_rng_state(state["cpu_rng"])
+        self.history = list(state.get("history", []))
         if "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.train.x.device)
 
@@ -93,6 +103,8 @@ class Trainer:
                 if self.step % config.log_every == 0 or self.step == config.steps:
                     self._log(pending)
                     pending = []
+                if self.evaluator is not None and self.step in config.evaluate_at:
+                    self._evaluate()
                 if config.checkpoint_every and self.step % config.checkpoint_every == 0 and self.step < config.steps:
                     self._checkpoint()
         except KeyboardInterrupt:
@@ -119,6 +131,17 @@ class Trainer:
             )
         for observer in self.observers:
             observer.on_log(self.step, logs)
+
+    def _evaluate(self) -> None:
+        assert self.evaluator is not None
+        devices = [self.train.x.device] if self.train.x.device.type == "cuda" else []
+        self.strategy.eval()
+        with torch.random.fork_rng(devices=devices):
+            metrics = self.evaluator()
+        self.strategy.train()
+        self.history.append({"step": self.step, "metrics": metrics})
+        for observer in self.observers:
+            observer.on_log(self.step, {f"test/{name}": value for name, value in metrics.items()})
 
     def _checkpoint(self) -> None:
         if not self.observers:

@@ -198,3 +198,32 @@ def test_nan_loss_stops_with_clear_error(tmp_path, config_file, capsys):
     assert "became nan" in err
     assert "lower the learning rates" in err
     assert not (out / "checkpoint.pt").exists()
+
+
+def test_evaluate_at_records_history_without_changing_training(tmp_path, registry):
+    values = yaml.safe_load(CONFIG)
+    values["metrics"] = ["mmd"]
+    plain = load_experiment(values=values, registry=registry)
+    run_experiment(plain, registry, tmp_path / "plain")
+    watched = load_experiment(values=values, overrides=["training.evaluate_at=[20, 40]"], registry=registry)
+    final = run_experiment(watched, registry, tmp_path / "watched")
+
+    results = json.loads((tmp_path / "watched" / "results.json").read_text())
+    assert [entry["step"] for entry in results["history"]] == [20, 40]
+    assert set(results["history"][0]["metrics"]) == {"mmd2"}
+    # The evaluation at the last step sees the final model; only its samples differ.
+    assert results["history"][1]["metrics"]["mmd2"] == pytest.approx(final["mmd2"], abs=0.05)
+    logged = [json.loads(line) for line in (tmp_path / "watched" / "metrics.jsonl").read_text().splitlines()]
+    assert any("test/mmd2" in line for line in logged)
+
+    a = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=True)["strategy"]["model"]
+    b = torch.load(tmp_path / "watched" / "checkpoint.pt", weights_only=True)["strategy"]["model"]
+    for key, value in a.items():
+        if torch.is_tensor(value):
+            assert torch.equal(value, b[key]), key
+
+
+def test_evaluate_at_beyond_steps_is_rejected(config_file, capsys):
+    assert main(["run", str(config_file), "--set", "training.evaluate_at=[10, 500]"]) == 2
+    err = capsys.readouterr().err
+    assert "evaluate_at" in err and "[500]" in err
