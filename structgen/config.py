@@ -80,7 +80,9 @@ class TrainingConfig(BaseModel):
     def _check_evaluate_at(self) -> TrainingConfig:
         outside = [step for step in self.evaluate_at if not 1 <= step <= self.steps]
         if outside:
-            raise ValueError(f"evaluate_at steps {outside} lie outside 1..steps ({self.steps}); drop them or raise steps")
+            raise ValueError(
+                f"evaluate_at steps {outside} lie outside 1..steps ({self.steps}); drop them or raise steps"
+            )
         return self
 
 
