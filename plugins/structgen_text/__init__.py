@@ -6,7 +6,10 @@ from structgen import hookimpl
 from structgen.plugins import Register
 
 from .domain import SequenceParams, build_sequence_domain
+from .gru import GRUParams, build_gru
+from .mle import MLEParams, MLEStrategy
 from .text_file import TextFileParams, build_text_file
+from .transformer import TransformerParams, build_transformer
 
 
 @hookimpl
@@ -26,4 +29,30 @@ def register_datasets(register: Register) -> None:
         build_text_file,
         params=TextFileParams,
         description="A user's UTF-8 text file, one example per line.",
+    )
+
+
+@hookimpl
+def register_generators(register: Register) -> None:
+    register(
+        "gru",
+        build_gru,
+        params=GRUParams,
+        description="GRU language model: exact likelihood, sampling and Gumbel-softmax relaxed rows.",
+    )
+    register(
+        "transformer",
+        build_transformer,
+        params=TransformerParams,
+        description="Causal transformer language model: exact likelihood, sampling and relaxed rows.",
+    )
+
+
+@hookimpl
+def register_strategies(register: Register) -> None:
+    register(
+        "mle",
+        MLEStrategy,
+        params=MLEParams,
+        description="Maximum likelihood with teacher forcing for autoregressive generators.",
     )
