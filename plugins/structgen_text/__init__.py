@@ -5,9 +5,12 @@ from __future__ import annotations
 from structgen import hookimpl
 from structgen.plugins import Register
 
+from .cnn_text import CNNTextParams, build_cnn_text
 from .domain import SequenceParams, build_sequence_domain
 from .gru import GRUParams, build_gru
+from .gumbel_gan import GumbelGANParams, GumbelGANStrategy
 from .mle import MLEParams, MLEStrategy
+from .seqgan import SeqGANParams, SeqGANStrategy
 from .text_file import TextFileParams, build_text_file
 from .transformer import TransformerParams, build_transformer
 
@@ -55,4 +58,26 @@ def register_strategies(register: Register) -> None:
         MLEStrategy,
         params=MLEParams,
         description="Maximum likelihood with teacher forcing for autoregressive generators.",
+    )
+    register(
+        "seqgan",
+        SeqGANStrategy,
+        params=SeqGANParams,
+        description="SeqGAN: MLE and discriminator pre-training, then REINFORCE with Monte-Carlo rollout rewards.",
+    )
+    register(
+        "gumbel_gan",
+        GumbelGANStrategy,
+        params=GumbelGANParams,
+        description="MLE and discriminator pre-training, then a GAN through straight-through Gumbel-softmax rows.",
+    )
+
+
+@hookimpl
+def register_discriminators(register: Register) -> None:
+    register(
+        "cnn_text",
+        build_cnn_text,
+        params=CNNTextParams,
+        description="Convolutional text classifier (Kim 2014, SeqGAN's discriminator) on token ids or one-hots.",
     )
