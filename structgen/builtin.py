@@ -12,8 +12,12 @@ from typing import Any
 from .config import ComponentParams
 from .context import BuildContext
 from .inference.amortized import build_amortized
+from .inference.annealing import SimulatedAnnealingParams, build_simulated_annealing
+from .inference.beam import BeamParams, build_beam
 from .inference.exhaustive import ExhaustiveParams, build_exhaustive
+from .inference.gibbs import GibbsParams, build_gibbs
 from .inference.gradient import GradientAscentParams, LangevinParams, build_gradient_ascent, build_langevin
+from .inference.metropolis import MetropolisHastingsParams, build_metropolis_hastings
 from .losses import MinimaxLoss, NonSaturatingLoss
 from .metrics.frechet import FrechetParams, build_frechet
 from .metrics.mmd import MMDParams, build_mmd
@@ -57,6 +61,30 @@ def register_inference(register: Register) -> None:
         description="Scores every candidate of a finite set: exact argmax or sampling.",
     )
     register("amortized", build_amortized, params=ComponentParams, description="Samples the strategy's generator.")
+    register(
+        "beam",
+        build_beam,
+        params=BeamParams,
+        description="Beam search over the sites of discrete objects, in order.",
+    )
+    register(
+        "gibbs",
+        build_gibbs,
+        params=GibbsParams,
+        description="Single-site Gibbs sampling of exp(score / T) over discrete objects.",
+    )
+    register(
+        "metropolis_hastings",
+        build_metropolis_hastings,
+        params=MetropolisHastingsParams,
+        description="Metropolis-Hastings over discrete objects, with single-site or generator proposals.",
+    )
+    register(
+        "simulated_annealing",
+        build_simulated_annealing,
+        params=SimulatedAnnealingParams,
+        description="Simulated annealing over discrete objects that returns the best row each chain visited.",
+    )
 
 
 def _loss_factory(loss_class: type) -> Any:

@@ -104,6 +104,63 @@ class SequenceDomain(Domain):
         batch = torch.where(positions < lengths, tokens, torch.full_like(tokens, PAD_ID))
         return batch.masked_fill(positions == lengths, EOS_ID)
 
+    def site_values(self, batch: torch.Tensor, site: int) -> torch.Tensor:
+        """Return the values that position ``site`` may take with the layout kept, shape ``(n, num_categories)``.
+
+        With ``length`` the number of tokens of a row:
+
+        - ``site < length - 1``: any ordinary token, so the length stays;
+        - ``site == length - 1``: any ordinary token, or ``<eos>``, which
+          deletes the last token;
+        - ``site == length`` (the ``<eos>`` slot of a row shorter than
+          ``max_length``): any ordinary token, which appends it, or ``<eos>``,
+          which keeps the row;
+        - ``site > length``: ``<pad>`` only.
+
+        Deleting at ``length - 1`` and appending at the new ``length`` are
+        inverse moves over the same set of rows, so the moves at one site
+        split the rows into classes as :meth:`Domain.site_values` requires.
+        Rows of a ``fixed_length`` domain take ordinary tokens at every site.
+        ``<unk>`` is never allowed, so a search replaces the ``<unk>`` of a
+        starting row and never writes one.
+        """
+        allowed = torch.zeros(len(batch), self.num_categories, dtype=torch.bool, device=batch.device)
+        if self.fixed_length:
+            allowed[:, FIRST_ORDINARY_ID:] = True
+            return allowed
+        lengths = self._lengths(batch)
+        allowed[:, FIRST_ORDINARY_ID:] = (site <= lengths).unsqueeze(1)
+        allowed[:, EOS_ID] = (site == lengths - 1) | (site == lengths)
+        allowed[:, PAD_ID] = site > lengths
+        return allowed
+
+    def set_site(self, batch: torch.Tensor, site: int, values: torch.Tensor) -> torch.Tensor:
+        """Return a copy of ``batch`` with position ``site`` of row ``i`` set to ``values[i]``, layout kept.
+
+        ``<eos>`` at ``site`` turns every later position into ``<pad>``. A
+        token written over a row's ``<eos>`` appends it, and the next
+        position, if any, becomes the new ``<eos>``. ``values`` come from
+        :meth:`site_values`, and other values may give invalid rows.
+        """
+        out = batch.clone()
+        old = batch[:, site]
+        out[:, site] = values
+        positions = torch.arange(self.max_length, device=batch.device)
+        ends_here = (values == EOS_ID).unsqueeze(1) & (positions > site)
+        out = out.masked_fill(ends_here, PAD_ID)
+        appends = (old == EOS_ID) & (values != EOS_ID) & (values != PAD_ID)
+        if site + 1 < self.max_length:
+            out[:, site + 1] = torch.where(appends, EOS_ID, out[:, site + 1])
+        return out
+
+    def start_batch(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Return ``n`` empty texts, or ``n`` random rows for a ``fixed_length`` domain, which has no empty text."""
+        if self.fixed_length:
+            return self.random_batch(n, device=device)
+        batch = torch.full((n, self.max_length), PAD_ID, dtype=torch.long, device=device)
+        batch[:, 0] = EOS_ID
+        return batch
+
     def validate(self, batch: torch.Tensor, source: str = "data") -> None:
         if batch.dim() != 2 or batch.shape[1] != self.max_length:
             raise DataError(
@@ -193,6 +250,10 @@ class SequenceDomain(Domain):
             "vocabulary": self.vocabulary.to_dict(),
             "fixed_length": self.fixed_length,
         }
+
+    def _lengths(self, batch: torch.Tensor) -> torch.Tensor:
+        """Number of tokens of each valid row, shape ``(n,)``: the position of its ``<eos>``, else max_length."""
+        return (self.mask(batch) & (batch != EOS_ID)).sum(dim=1)
 
     def _pad(self, ids: list[int]) -> list[int]:
         if len(ids) == self.max_length:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -45,6 +46,49 @@ class Domain(ABC):
         raise NotImplementedError(f"{type(self).__name__} is continuous; it has no categories")
 
     @property
+    def num_sites(self) -> int:
+        """Number of parts (sites) of one object: the product of ``event_shape``.
+
+        Discrete searches (``gibbs``, ``beam``) number the parts of an object
+        ``0 .. num_sites - 1`` in the row-major order of ``event_shape`` and
+        call each part a site.
+        """
+        return math.prod(self.event_shape)
+
+    def site_values(self, batch: torch.Tensor, site: int) -> torch.Tensor:
+        """Return the values that site ``site`` of each row may take, a bool tensor ``(n, num_categories)``.
+
+        A value is allowed when :meth:`set_site` with it returns a valid row.
+        Discrete searches rely on two properties of the allowed sets:
+
+        - symmetry: for every row ``y`` that ``set_site`` makes from ``x``
+          with an allowed value, the rows reachable from ``y`` at this site
+          are the rows reachable from ``x``. The moves at one site thus split
+          the valid rows into classes, so a Gibbs update keeps
+          ``p(x) ∝ exp(score(x))`` invariant;
+        - connectivity: single-site moves lead from every valid row to every
+          other valid row.
+
+        The default allows every category at every site, which is right for
+        domains where every combination of categories is valid.
+        """
+        return torch.ones(len(batch), self.num_categories, dtype=torch.bool, device=batch.device)
+
+    def set_site(self, batch: torch.Tensor, site: int, values: torch.Tensor) -> torch.Tensor:
+        """Return a copy of ``batch`` with site ``site`` of row ``i`` set to ``values[i]``.
+
+        ``values`` has shape ``(n,)`` and contains values that :meth:`site_values`
+        allows. Other values may give invalid rows. Setting a site to its
+        current value must return the row unchanged, because searches reuse
+        the row's score for that value. Domains with a layout (the
+        ``<eos>`` and padding of token sequences) override this to keep that
+        layout canonical; the default assigns the value and nothing else.
+        """
+        flat = batch.reshape(len(batch), -1).clone()
+        flat[:, site] = values
+        return flat.reshape(batch.shape)
+
+    @property
     def bounds(self) -> tuple[float, float] | None:
         """Closed interval that every value of a continuous object lies in, or None."""
         return None
@@ -63,6 +107,17 @@ class Domain(ABC):
         Continuous domains draw noise that spans the domain; discrete domains
         draw uniform categories. Inference algorithms start their chains here.
         """
+
+    def start_batch(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Return ``n`` starting rows for a search that sets the sites in order, such as ``beam``.
+
+        One pass over the sites in order, from this start, must be able to
+        reach every valid row. Domains whose objects vary in size return their
+        smallest object (the empty sequence). The default draws
+        :meth:`random_batch`, which suits domains where every site takes
+        every value.
+        """
+        return self.random_batch(n, device=device)
 
     @abstractmethod
     def validate(self, batch: torch.Tensor, source: str = "data") -> None:
