@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from structgen import hookimpl
+from structgen.config import ComponentParams
 from structgen.plugins import Register
 
 from .cnn_text import CNNTextParams, build_cnn_text
@@ -10,8 +11,18 @@ from .domain import SequenceParams, build_sequence_domain
 from .gru import GRUParams, build_gru
 from .gumbel_gan import GumbelGANParams, GumbelGANStrategy
 from .mle import MLEParams, MLEStrategy
+from .oracle import OracleParams, build_oracle
+from .oracle_metrics import build_oracle_floor, build_oracle_nll
 from .seqgan import SeqGANParams, SeqGANStrategy
 from .text_file import TextFileParams, build_text_file
+from .text_metrics import (
+    BLEUParams,
+    SelfBLEUParams,
+    build_bleu,
+    build_novelty,
+    build_self_bleu,
+    build_uniqueness,
+)
 from .transformer import TransformerParams, build_transformer
 
 
@@ -32,6 +43,12 @@ def register_datasets(register: Register) -> None:
         build_text_file,
         params=TextFileParams,
         description="A user's UTF-8 text file, one example per line.",
+    )
+    register(
+        "oracle",
+        build_oracle,
+        params=OracleParams,
+        description="SeqGAN's synthetic data: 20-token sequences sampled from a random N(0, 1) LSTM oracle.",
     )
 
 
@@ -80,4 +97,44 @@ def register_discriminators(register: Register) -> None:
         build_cnn_text,
         params=CNNTextParams,
         description="Convolutional text classifier (Kim 2014, SeqGAN's discriminator) on token ids or one-hots.",
+    )
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    register(
+        "oracle_nll",
+        build_oracle_nll,
+        params=ComponentParams,
+        description="Oracle data: the oracle's NLL per token of the generated rows (SeqGAN's NLL-oracle).",
+    )
+    register(
+        "oracle_floor",
+        build_oracle_floor,
+        params=ComponentParams,
+        description="Oracle data: the oracle's NLL per token of its own samples, the figure of a perfect generator.",
+    )
+    register(
+        "bleu",
+        build_bleu,
+        params=BLEUParams,
+        description="Mean sentence BLEU-N of generated rows against all test rows (bleu2 to bleu5).",
+    )
+    register(
+        "self_bleu",
+        build_self_bleu,
+        params=SelfBLEUParams,
+        description="Mean sentence BLEU-N of each generated row against the other generated rows (high: repetitive).",
+    )
+    register(
+        "uniqueness",
+        build_uniqueness,
+        params=ComponentParams,
+        description="Distinct generated rows divided by generated rows.",
+    )
+    register(
+        "novelty",
+        build_novelty,
+        params=ComponentParams,
+        description="Fraction of generated rows that are not in the training split.",
     )
