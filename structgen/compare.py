@@ -12,8 +12,10 @@ from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
 
 from .config import ComponentConfig, ResolvedExperiment, apply_overrides, load_config_file, parse_config, resolve
+from .core import Strategy
 from .errors import ConfigError, RunDirectoryError
 from .experiment import Experiment, build_experiment, evaluate, generate_for_evaluation, train
 from .pictures import save_panels
@@ -44,6 +46,11 @@ class CompareConfig(BaseModel):
         default_factory=dict,
         description="Data set name -> strategy label -> config merged over base and the strategy's entry, "
         "for settings that depend on the data's scale (e.g. Langevin step sizes on grid).",
+    )
+    start_from: dict[str, str] = Field(
+        default_factory=dict,
+        description="Strategy label -> earlier label whose trained generator (same data set and seed) it starts "
+        "from, e.g. {seqgan: mle}: the second strategy then continues the first one's model.",
     )
     seeds: int = Field(3, ge=1, description="Seeds 0 .. seeds-1 per strategy and data set.")
     real_floor: bool = Field(
@@ -105,6 +112,18 @@ def validate_compare(
             if label not in compare.strategies:
                 labels = ", ".join(compare.strategies)
                 problems.append((f"dataset_overrides.{name}.{label}", f"not one of the strategies: {labels}"))
+    labels = list(compare.strategies)
+    for label, source in compare.start_from.items():
+        if label not in compare.strategies:
+            problems.append((f"start_from.{label}", f"not one of the strategies: {', '.join(labels)}"))
+        elif source not in labels[: labels.index(label)]:
+            problems.append(
+                (
+                    f"start_from.{label}",
+                    f"{source!r} is not a strategy listed before {label!r}; a run can only start from one "
+                    f"trained before it: {', '.join(labels[: labels.index(label)]) or 'none'}",
+                )
+            )
     for dataset in compare.datasets:
         for label in compare.strategies:
             for seed in range(compare.seeds):
@@ -144,13 +163,21 @@ def run_compare(
         )
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
+    sources = set(compare.start_from.values())
 
     for dataset in compare.datasets:
         panels: list[tuple[str, torch.Tensor]] = []
         experiment: Experiment | None = None
+        trained: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
         for label in compare.strategies:
             for seed in range(compare.seeds):
-                experiment, record, samples = run_one(resolved[(dataset.name, label, seed)], registry, label, progress)
+                source = compare.start_from.get(label)
+                start = None if source is None else (source, trained[(source, seed)])
+                experiment, record, samples = run_one(
+                    resolved[(dataset.name, label, seed)], registry, label, progress, start
+                )
+                if label in sources:
+                    trained[(label, seed)] = generator_state(experiment.strategy, label)
                 records.append(record)
                 _write_records(out, records)
                 if seed == 0:
@@ -169,13 +196,39 @@ def run_compare(
     return records
 
 
+def generator_state(strategy: Strategy, label: str) -> dict[str, torch.Tensor]:
+    """Return a copy of the weights of ``strategy.generator``, for a run that starts from them."""
+    generator = getattr(strategy, "generator", None)
+    if not isinstance(generator, nn.Module):
+        raise ConfigError(
+            [(f"start_from: {label}", f"strategy {label!r} trains no generator, so no run can start from it")]
+        )
+    return {name: value.detach().clone() for name, value in generator.state_dict().items()}
+
+
 def run_one(
-    resolved: ResolvedExperiment, registry: Registry, label: str, progress: ProgressFactory | None
+    resolved: ResolvedExperiment,
+    registry: Registry,
+    label: str,
+    progress: ProgressFactory | None,
+    start: tuple[str, dict[str, torch.Tensor]] | None = None,
 ) -> tuple[Experiment, dict[str, Any], torch.Tensor]:
-    """Build, train and evaluate one run; return it, its ``results.json`` record and its samples."""
+    """Build, train and evaluate one run; return it, its ``results.json`` record and its samples.
+
+    ``start`` is the label and generator weights of an earlier run; they
+    replace this strategy's freshly built generator before its first step.
+    """
     config = resolved.config
     started = time.perf_counter()
     experiment = build_experiment(resolved, registry)
+    if start is not None:
+        source, weights = start
+        generator = getattr(experiment.strategy, "generator", None)
+        if not isinstance(generator, nn.Module):
+            raise ConfigError(
+                [(f"start_from: {label}", f"strategy {label!r} has no generator to load {source!r}'s weights into")]
+            )
+        generator.load_state_dict(weights)
     observers: tuple[TrainingObserver, ...] = ()
     if progress is not None:
         observers = (progress(f"{config.data.name}/{label}/seed {config.seed}", config.training.steps),)
@@ -191,6 +244,8 @@ def run_one(
     }
     if trainer.history:
         record["history"] = trainer.history
+    if start is not None:
+        record["start_from"] = start[0]
     return experiment, record, samples
 
 

@@ -9,7 +9,14 @@ import torch
 
 from structgen import ConfigError
 from structgen.cli import main
-from structgen.compare import deep_merge, load_compare_config, median_table, validate_compare
+from structgen.compare import (
+    CompareConfig,
+    deep_merge,
+    load_compare_config,
+    median_table,
+    run_compare,
+    validate_compare,
+)
 from structgen.core import DataSplits, Split
 from structgen.experiment import evaluation_conditions
 from structgen_vectors.domain import VectorDomain
@@ -124,3 +131,58 @@ def test_evaluation_conditions_of_paired_data_keep_the_test_order() -> None:
     conditions = evaluation_conditions(_splits_with_conditions(paired=True), 200, seed=0)
     assert conditions is not None
     assert conditions.tolist() == [0, 1, 2, 3, 4]
+
+
+TEXT_COMPARE = {
+    "base": {
+        "generator": {"name": "gru", "hidden": 16, "embedding_dim": 8},
+        "training": {"steps": 20, "batch_size": 8, "log_every": 10, "eval_samples": 20},
+        "metrics": ["uniqueness"],
+    },
+    "strategies": {
+        "mle": {"strategy": {"name": "mle", "lr": 0.05}},
+        "continued": {"strategy": {"name": "mle", "lr": 1e-9}, "training": {"steps": 1}},
+    },
+    "start_from": {"continued": "mle"},
+    "seeds": 2,
+}
+
+
+def _text_compare(tmp_path, **changes) -> CompareConfig:
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(["anna", "bob", "carla", "dora", "emil", "fynn", "greta", "hugo"]) + "\n")
+    values = {**TEXT_COMPARE, "datasets": [{"name": "text_file", "path": str(path), "max_length": 6}], **changes}
+    return CompareConfig.model_validate(values)
+
+
+def test_start_from_continues_the_earlier_runs_generator(tmp_path, registry, monkeypatch) -> None:
+    import structgen.compare as compare_module
+
+    finished = {}
+    original = compare_module.run_one
+
+    def recording_run_one(resolved, registry, label, progress, start=None):
+        experiment, record, samples = original(resolved, registry, label, progress, start)
+        finished[(label, resolved.config.seed)] = experiment.strategy.generator.state_dict()
+        return experiment, record, samples
+
+    monkeypatch.setattr(compare_module, "run_one", recording_run_one)
+    records = run_compare(_text_compare(tmp_path), registry, tmp_path / "out")
+
+    assert [record.get("start_from") for record in records] == [None, None, "mle", "mle"]
+    for seed in (0, 1):
+        source, continued = finished[("mle", seed)], finished[("continued", seed)]
+        for name, value in source.items():
+            assert torch.allclose(value, continued[name], atol=1e-6), (seed, name)
+    # The two seeds train different models, so each continued run took its own seed's weights.
+    weight = "embedding.weight"
+    assert not torch.allclose(finished[("mle", 0)][weight], finished[("mle", 1)][weight])
+
+
+@pytest.mark.parametrize(
+    ("start_from", "message"),
+    [({"continued": "later"}, "not a strategy listed before"), ({"nope": "mle"}, "not one of the strategies")],
+)
+def test_start_from_rejects_unknown_or_later_labels(tmp_path, registry, start_from, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_compare(_text_compare(tmp_path, start_from=start_from), registry)
