@@ -191,3 +191,15 @@ def test_search_without_scorer_rejected_before_training(registry, strategy):
     }
     with pytest.raises(ConfigError, match="searches a scorer, but this strategy trains none"):
         build_experiment(load_experiment(values=values, registry=registry), registry)
+
+
+def test_energy_samples_continue_the_buffer_chains(registry):
+    experiment = _experiment(registry, "energy", steps=1)
+    strategy = experiment.strategy
+    strategy.params = strategy.params.model_copy(update={"sample_start": "buffer"})
+    # A buffer of one point: chains that start there stay nearer to it than chains started from noise.
+    strategy.buffer = torch.full((2000, 2), 1.0)
+    far_from_noise = strategy.sample(200)
+    strategy.params = strategy.params.model_copy(update={"sample_start": "noise"})
+    from_noise = strategy.sample(200)
+    assert float((far_from_noise - 1.0).abs().mean()) < float((from_noise - 1.0).abs().mean())

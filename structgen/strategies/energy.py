@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -32,6 +32,11 @@ class EnergyParams(ComponentParams):
     restart_fraction: float = Field(
         0.05, ge=0, le=1, description="Fraction of chains per step started from noise instead of the buffer."
     )
+    sample_start: Literal["noise", "buffer"] = Field(
+        "noise",
+        description="Where the chains that draw the final samples start: noise, or states of the replay buffer "
+        "(persistent chains, for discrete domains where a search from noise mixes slowly).",
+    )
     negatives: ComponentConfig | None = Field(
         None,
         description="Inference that finds the negatives during training, e.g. a short Langevin run from the "
@@ -52,8 +57,9 @@ class EnergyStrategy(Strategy):
         loss = mean score(x-) - mean score(x+) + alpha * mean(score(x+)^2 + score(x-)^2)
 
     Generating means running inference on the trained scorer, started from
-    noise: the experiment's inference, which may be a longer, annealed run of
-    the algorithm that found the training negatives.
+    noise (or, with ``sample_start: buffer``, from the replay buffer's
+    persistent chains): the experiment's inference, which may be a longer,
+    annealed run of the algorithm that found the training negatives.
     """
 
     def __init__(self, params: EnergyParams, context: BuildContext) -> None:
@@ -99,7 +105,10 @@ class EnergyStrategy(Strategy):
         return {"contrast": contrast.detach(), "score_penalty": penalty.detach()}
 
     def sample(self, n: int, condition: torch.Tensor | None = None) -> torch.Tensor:
-        return self.sampler.run(self.discriminator, n, condition=condition)
+        init = None
+        if self.params.sample_start == "buffer" and len(self.buffer) > 0:
+            init = self.buffer[torch.randint(len(self.buffer), (n,), device=self.buffer.device)]
+        return self.sampler.run(self.discriminator, n, init=init, condition=condition)
 
     def load_training_state(self, state: dict, with_optimizers: bool = True) -> None:
         # The buffer is filled at the first step, so a fresh strategy's empty one must be resized first.
