@@ -138,8 +138,15 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.run_dir) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", samples.cpu().numpy())
-    drawn = save_samples(domain, samples, out / "samples.png")
-    print(f"{args.n} samples written to {out / 'samples.npy'}" + (f" and {out / 'samples.png'}" if drawn else ""))
+    written = [out / "samples.npy"]
+    objects = domain.to_user(samples)
+    if all(isinstance(text, str) for text in objects):
+        # Token ids mean little to a reader; texts are also written out one per line.
+        (out / "samples.txt").write_text("".join(text + "\n" for text in objects), encoding="utf-8")
+        written.append(out / "samples.txt")
+    if save_samples(domain, samples, out / "samples.png"):
+        written.append(out / "samples.png")
+    print(f"{args.n} samples written to {', '.join(str(path) for path in written)}")
     return 0
 
 

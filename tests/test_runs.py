@@ -227,3 +227,30 @@ def test_evaluate_at_beyond_steps_is_rejected(config_file, capsys):
     assert main(["run", str(config_file), "--set", "training.evaluate_at=[10, 500]"]) == 2
     err = capsys.readouterr().err
     assert "evaluate_at" in err and "[500]" in err
+
+
+def test_sample_writes_texts_of_a_text_model(tmp_path, capsys):
+    corpus = tmp_path / "names.txt"
+    corpus.write_text("anna\nbob\ncarla\ndora\nemil\nfynn\ngreta\nhugo\n", encoding="utf-8")
+    config = tmp_path / "names.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"name": "text_file", "path": str(corpus), "max_length": 6},
+                "strategy": {"name": "mle", "lr": 0.05},
+                "generator": {"name": "gru", "hidden": 16, "embedding_dim": 8},
+                "training": {"steps": 150, "batch_size": 8, "log_every": 50, "eval_samples": 10},
+                "metrics": ["uniqueness"],
+                "device": "cpu",
+            }
+        )
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    assert main(["sample", str(tmp_path / "run"), "-n", "40"]) == 0
+    assert "samples.txt" in capsys.readouterr().out
+    texts = (tmp_path / "run" / "samples" / "samples.txt").read_text(encoding="utf-8").splitlines()
+    assert len(texts) == 40
+    assert all(len(text) <= 6 for text in texts)
+    # After 150 steps on eight names, most samples are names of the corpus.
+    known = {"anna", "bob", "carla", "dora", "emil", "fynn", "greta", "hugo"}
+    assert sum(text in known for text in texts) >= 20
