@@ -6,11 +6,14 @@ from structgen import hookimpl
 from structgen.config import ComponentParams
 from structgen.plugins import Register
 
+from .accuracy import build_char_accuracy, build_name_accuracy
 from .cnn_text import CNNTextParams, build_cnn_text
 from .domain import SequenceParams, build_sequence_domain
 from .gru import GRUParams, build_gru
 from .gumbel_gan import GumbelGANParams, GumbelGANStrategy
 from .mle import MLEParams, MLEStrategy
+from .name_typos import NameTyposParams, build_name_typos
+from .names import NamesParams, build_names
 from .oracle import OracleParams, build_oracle
 from .oracle_metrics import build_oracle_floor, build_oracle_nll
 from .seqgan import SeqGANParams, SeqGANStrategy
@@ -43,6 +46,18 @@ def register_datasets(register: Register) -> None:
         build_text_file,
         params=TextFileParams,
         description="A user's UTF-8 text file, one example per line.",
+    )
+    register(
+        "names",
+        build_names,
+        params=NamesParams,
+        description="US census first names (optionally last names) of the names package, lower-cased, characters.",
+    )
+    register(
+        "name_typos",
+        build_name_typos,
+        params=NameTyposParams,
+        description="Census names (x) paired with copies that have random letter substitutions (condition).",
     )
     register(
         "oracle",
@@ -102,6 +117,18 @@ def register_discriminators(register: Register) -> None:
 
 @hookimpl
 def register_metrics(register: Register) -> None:
+    register(
+        "char_accuracy",
+        build_char_accuracy,
+        params=ComponentParams,
+        description="Paired rows: fraction of the real characters that the generated row matches.",
+    )
+    register(
+        "name_accuracy",
+        build_name_accuracy,
+        params=ComponentParams,
+        description="Paired rows: fraction of generated rows equal to their real row.",
+    )
     register(
         "oracle_nll",
         build_oracle_nll,
