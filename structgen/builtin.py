@@ -18,6 +18,7 @@ from .inference.exhaustive import ExhaustiveParams, build_exhaustive
 from .inference.gibbs import GibbsParams, build_gibbs
 from .inference.gradient import GradientAscentParams, LangevinParams, build_gradient_ascent, build_langevin
 from .inference.metropolis import MetropolisHastingsParams, build_metropolis_hastings
+from .inference.viterbi import ViterbiParams, build_viterbi
 from .losses import MinimaxLoss, NonSaturatingLoss
 from .metrics.frechet import FrechetParams, build_frechet
 from .metrics.mmd import MMDParams, build_mmd
@@ -61,6 +62,12 @@ def register_inference(register: Register) -> None:
         description="Scores every candidate of a finite set: exact argmax or sampling.",
     )
     register("amortized", build_amortized, params=ComponentParams, description="Samples the strategy's generator.")
+    register(
+        "viterbi",
+        build_viterbi,
+        params=ViterbiParams,
+        description="Exact argmax (Viterbi) or exact sampling (FFBS) of a scorer with linear-chain factors.",
+    )
     register(
         "beam",
         build_beam,

@@ -8,6 +8,8 @@ from structgen.plugins import Register
 
 from .accuracy import build_char_accuracy, build_name_accuracy
 from .cnn_text import CNNTextParams, build_cnn_text
+from .crf import LinearChainCRFParams, build_linear_chain_crf
+from .crf_strategy import CRFParams, CRFStrategy
 from .domain import SequenceParams, build_sequence_domain
 from .gru import GRUParams, build_gru
 from .gumbel_gan import GumbelGANParams, GumbelGANStrategy
@@ -103,6 +105,12 @@ def register_strategies(register: Register) -> None:
         params=GumbelGANParams,
         description="MLE and discriminator pre-training, then a GAN through straight-through Gumbel-softmax rows.",
     )
+    register(
+        "crf",
+        CRFStrategy,
+        params=CRFParams,
+        description="Trains a linear_chain_crf by log-likelihood, perceptron or hinge loss; samples by Viterbi.",
+    )
 
 
 @hookimpl
@@ -112,6 +120,12 @@ def register_discriminators(register: Register) -> None:
         build_cnn_text,
         params=CNNTextParams,
         description="Convolutional text classifier (Kim 2014, SeqGAN's discriminator) on token ids or one-hots.",
+    )
+    register(
+        "linear_chain_crf",
+        build_linear_chain_crf,
+        params=LinearChainCRFParams,
+        description="Linear-chain CRF over token ids; layout-constrained transitions, unary table or GRU encoder.",
     )
 
 
