@@ -203,3 +203,14 @@ def test_energy_samples_continue_the_buffer_chains(registry):
     strategy.params = strategy.params.model_copy(update={"sample_start": "noise"})
     from_noise = strategy.sample(200)
     assert float((far_from_noise - 1.0).abs().mean()) < float((from_noise - 1.0).abs().mean())
+
+
+@pytest.mark.parametrize("restart_from", ["data", "noise"])
+def test_energy_restarts_chains_from_data_or_noise(registry, restart_from):
+    experiment = _experiment(registry, "energy", steps=1)
+    strategy = experiment.strategy
+    strategy.params = strategy.params.model_copy(update={"restart_fraction": 1.0, "restart_from": restart_from})
+    x = experiment.data.train.x[:64]
+    start, slots = strategy._negatives_start(x)
+    assert start is not None and slots is not None
+    assert torch.equal(start, x) == (restart_from == "data")

@@ -30,7 +30,12 @@ class EnergyParams(ComponentParams):
         description="Replay buffer of earlier negatives that chains restart from; 0 starts every chain from noise.",
     )
     restart_fraction: float = Field(
-        0.05, ge=0, le=1, description="Fraction of chains per step started from noise instead of the buffer."
+        0.05, ge=0, le=1, description="Fraction of chains per step restarted instead of continued from the buffer."
+    )
+    restart_from: Literal["noise", "data"] = Field(
+        "noise",
+        description="Where restarted chains start: noise, or the real batch of the step (as contrastive "
+        "divergence does; for discrete domains, where chains from noise rarely reach the data).",
     )
     sample_start: Literal["noise", "buffer"] = Field(
         "noise",
@@ -77,8 +82,9 @@ class EnergyStrategy(Strategy):
         self.buffer: torch.Tensor
         self.register_buffer("buffer", torch.empty(0, *self.domain.event_shape, dtype=self.domain.dtype))
 
-    def _negatives_start(self, n: int, device: torch.device) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Chain starts drawn from the buffer, a fraction restarted from noise, and their buffer slots."""
+    def _negatives_start(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Chain starts drawn from the buffer, a fraction restarted from noise or data, and their buffer slots."""
+        n, device = x.shape[0], x.device
         if self.params.buffer_size == 0:
             return None, None
         if len(self.buffer) == 0:
@@ -86,13 +92,13 @@ class EnergyStrategy(Strategy):
         slots = torch.randint(len(self.buffer), (n,), device=device)
         start = self.buffer[slots]
         restart = torch.rand(n, device=device) < self.params.restart_fraction
-        noise = self.domain.random_batch(n, device=device)
-        return torch.where(restart.view(-1, *([1] * (start.dim() - 1))), noise, start), slots
+        fresh = x if self.params.restart_from == "data" else self.domain.random_batch(n, device=device)
+        return torch.where(restart.view(-1, *([1] * (start.dim() - 1))), fresh, start), slots
 
     def train_step(
         self, x: torch.Tensor, condition: torch.Tensor | None = None, step: int = 0
     ) -> dict[str, torch.Tensor]:
-        start, slots = self._negatives_start(x.shape[0], x.device)
+        start, slots = self._negatives_start(x)
         negatives = self.negatives.run(self.discriminator, x.shape[0], init=start, condition=condition)
         if slots is not None:
             self.buffer[slots] = negatives
