@@ -385,3 +385,18 @@ def test_text_gan_raises_preferred_token(tmp_path, registry, strategy, steps):
     after = _share_of_a(experiment)
     assert before < 0.4
     assert after > 0.7
+
+
+@pytest.mark.parametrize("strategy", [SEQGAN, GUMBEL_GAN], ids=lambda strategy: strategy["name"])
+def test_linear_chain_crf_serves_as_gan_discriminator(tmp_path, registry, strategy):
+    experiment = _experiment(tmp_path, registry, strategy, steps=6, discriminator={"name": "linear_chain_crf"})
+    crf = experiment.strategy.discriminator
+    transitions_before = crf.transitions.detach().clone()
+    recorder = LogRecorder()
+
+    train(experiment, observers=(recorder,))
+
+    assert set(recorder.logs[6]) == ADVERSARIAL_KEYS[strategy["name"]]
+    assert all(math.isfinite(value) for logs in recorder.logs.values() for value in logs.values())
+    # The discriminator phases trained the CRF's transition scores.
+    assert not torch.equal(crf.transitions.detach(), transitions_before)
