@@ -1,4 +1,4 @@
-"""structgen's text plugin: token sequences and the ``text_file`` data set of one example per line."""
+"""structgen's text plugin: token sequences, language models, text GANs, the linear-chain CRF, text data and metrics."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .names import NamesParams, build_names
 from .oracle import OracleParams, build_oracle
 from .oracle_metrics import build_oracle_floor, build_oracle_nll
 from .seqgan import SeqGANParams, SeqGANStrategy
+from .tasks import names_task, oracle_task
 from .text_file import TextFileParams, build_text_file
 from .text_metrics import (
     BLEUParams,
@@ -178,4 +179,20 @@ def register_metrics(register: Register) -> None:
         build_novelty,
         params=ComponentParams,
         description="Fraction of generated rows that are not in the training split.",
+    )
+
+
+@hookimpl
+def register_tasks(register: Register) -> None:
+    register(
+        "oracle",
+        oracle_task,
+        params=ComponentParams,
+        description="mle, seqgan and gumbel_gan on SeqGAN's oracle data, plus the real floor.",
+    )
+    register(
+        "names",
+        names_task,
+        params=ComponentParams,
+        description="mle, seqgan, gumbel_gan and discriminator-only search on census names, plus the real floor.",
     )
