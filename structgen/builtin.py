@@ -21,6 +21,13 @@ from .inference.metropolis import MetropolisHastingsParams, build_metropolis_has
 from .inference.viterbi import ViterbiParams, build_viterbi
 from .losses import MinimaxLoss, NonSaturatingLoss
 from .metrics.frechet import FrechetParams, build_frechet
+from .metrics.inception import InceptionScoreParams, build_inception_score
+from .metrics.manifold import (
+    DensityCoverageParams,
+    PrecisionRecallParams,
+    build_density_coverage,
+    build_precision_recall,
+)
 from .metrics.mmd import MMDParams, build_mmd
 from .plugins import Register, hookimpl
 from .strategies.autoencoders import AutoencoderParams, AutoencoderStrategy, VAEParams, VAEStrategy
@@ -120,4 +127,22 @@ def register_metrics(register: Register) -> None:
         build_frechet,
         params=FrechetParams,
         description="Fréchet distance between features of real and generated objects.",
+    )
+    register(
+        "precision_recall",
+        build_precision_recall,
+        params=PrecisionRecallParams,
+        description="Improved precision and recall (k-NN balls) in a feature extractor's space.",
+    )
+    register(
+        "density_coverage",
+        build_density_coverage,
+        params=DensityCoverageParams,
+        description="Density and coverage of generated features in k-NN balls around real features.",
+    )
+    register(
+        "inception_score",
+        build_inception_score,
+        params=InceptionScoreParams,
+        description="Inception score, exp(E KL(p(y|x) || p(y))), from a classifier's class probabilities.",
     )
