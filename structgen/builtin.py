@@ -19,7 +19,14 @@ from .inference.gibbs import GibbsParams, build_gibbs
 from .inference.gradient import GradientAscentParams, LangevinParams, build_gradient_ascent, build_langevin
 from .inference.metropolis import MetropolisHastingsParams, build_metropolis_hastings
 from .inference.viterbi import ViterbiParams, build_viterbi
-from .losses import MinimaxLoss, NonSaturatingLoss
+from .losses import (
+    HingeLoss,
+    LeastSquaresLoss,
+    MinimaxLoss,
+    NonSaturatingLoss,
+    WassersteinGPParams,
+    build_wasserstein_gp,
+)
 from .metrics.frechet import FrechetParams, build_frechet
 from .metrics.inception import InceptionScoreParams, build_inception_score
 from .metrics.manifold import (
@@ -116,6 +123,24 @@ def register_losses(register: Register) -> None:
         _loss_factory(NonSaturatingLoss),
         params=ComponentParams,
         description="Minimax D loss; G maximises log D(G(z)).",
+    )
+    register(
+        "least_squares",
+        _loss_factory(LeastSquaresLoss),
+        params=ComponentParams,
+        description="Least-squares GAN (LSGAN): squared error of raw scores to targets 1 (real) and 0 (fake).",
+    )
+    register(
+        "hinge",
+        _loss_factory(HingeLoss),
+        params=ComponentParams,
+        description="Hinge loss on D's scores with margin 1; G maximises the mean score of its samples.",
+    )
+    register(
+        "wasserstein_gp",
+        build_wasserstein_gp,
+        params=WassersteinGPParams,
+        description="Wasserstein GAN critic loss plus lambda times the gradient penalty (WGAN-GP).",
     )
 
 

@@ -75,10 +75,9 @@ def test_component_params_validated(registry):
 
 
 def test_unknown_loss_lists_losses(registry):
-    with pytest.raises(
-        ConfigError, match="strategy.loss: unknown loss 'hinge'; registered loss names: minimax, non_saturating"
-    ):
-        load_experiment(values={**VALID, "strategy": {"name": "gan", "loss": "hinge"}}, registry=registry)
+    expected = "unknown loss 'wgan'; registered loss names: hinge, least_squares, minimax, non_saturating"
+    with pytest.raises(ConfigError, match=expected):
+        load_experiment(values={**VALID, "strategy": {"name": "gan", "loss": "wgan"}}, registry=registry)
 
 
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "CPU"])

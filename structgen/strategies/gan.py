@@ -7,10 +7,10 @@ from typing import ClassVar, cast
 import torch
 from pydantic import Field
 
-from ..config import ComponentParams
+from ..config import ComponentConfig, ComponentParams
 from ..context import BuildContext
-from ..core import Capability, Generator, Strategy
-from ..errors import ConfigError
+from ..core import AdversarialLoss, Capability, Generator, Strategy
+from ..errors import CapabilityError, ConfigError
 from .updates import WeightAverage, adam, flat_sum, linear_decay, optimizer_step
 
 
@@ -19,7 +19,11 @@ class GANParams(ComponentParams):
 
     component_fields: ClassVar[dict[str, str]] = {"loss": "loss"}
 
-    loss: str = Field("non_saturating", description="Registered GAN loss: minimax, non_saturating, ...")
+    loss: str | ComponentConfig = Field(
+        "non_saturating",
+        description="Registered GAN loss: a name (minimax, non_saturating, least_squares, hinge, wasserstein_gp) "
+        "or a section with its parameters, e.g. {name: wasserstein_gp, gp_weight: 10}.",
+    )
     d_steps: int = Field(
         1, ge=1, description="Discriminator updates per generator update (k), each on a fresh real batch."
     )
@@ -51,6 +55,11 @@ class GANParams(ComponentParams):
     )
 
 
+def build_adversarial_loss(context: BuildContext, loss: str | ComponentConfig) -> AdversarialLoss:
+    """Build a registered GAN loss from its name or from a section with its parameters."""
+    return context.build("loss", ComponentConfig.model_validate(loss))
+
+
 class GANStrategy(Strategy):
     """Generative adversarial training (Goodfellow et al., 2014).
 
@@ -60,8 +69,12 @@ class GANStrategy(Strategy):
     et al., 2018) regularises D on real data, and the weight average of G
     (Karras et al., 2018) smooths the samples. Sampling draws from G (or its average) through ``sampler``.
 
+    At each D update, the loss's own penalty is added to D's loss. Among the
+    built-in losses only ``wasserstein_gp`` has one, its gradient penalty.
+
     Cost per step: ``d_steps + 1`` forward-backward passes through D and two
-    through G; R1 adds a double backward through D on its steps.
+    through G; R1 adds a double backward through D on its steps, and the
+    gradient penalty a forward and a double backward pass at every D update.
     """
 
     def __init__(self, params: GANParams, context: BuildContext) -> None:
@@ -74,7 +87,14 @@ class GANStrategy(Strategy):
         self.discriminator = context.build_discriminator()
         if params.r1_gamma > 0 and Capability.INPUT_GRADIENT not in self.discriminator.capabilities:
             raise ConfigError([("strategy.r1_gamma", "R1 needs a discriminator with input gradients")])
-        self.loss = context.build_loss(params.loss)
+        self.loss = build_adversarial_loss(context, params.loss)
+        missing = self.loss.missing_capabilities(self.discriminator)
+        if missing:
+            names = ", ".join(sorted(capability.value for capability in missing))
+            raise CapabilityError(
+                f"loss {type(self.loss).__name__} needs discriminator capabilities ({names}) that "
+                f"{type(self.discriminator).__name__} lacks; choose another loss or discriminator"
+            )
         self.optimizers = {
             "generator": adam(self.generator.parameters(), params.lr_g, params.beta1, params.beta2),
             "discriminator": adam(self.discriminator.parameters(), params.lr_d, params.beta1, params.beta2),
@@ -126,7 +146,10 @@ class GANStrategy(Strategy):
         fake_scores = self.discriminator(fake, condition)
         loss_d = self.loss.discriminator_loss(real_scores, fake_scores)
         logs = {"loss_d": loss_d.detach()}
-        total = loss_d
+        loss_penalty = self.loss.penalty(self.discriminator, real, fake, condition)
+        total = loss_d + loss_penalty
+        if self.loss.penalty_name is not None:
+            logs[self.loss.penalty_name] = loss_penalty.detach()
         if apply_r1:
             (grad,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
             penalty = 0.5 * self.params.r1_gamma * flat_sum(grad.pow(2)).mean()
