@@ -400,3 +400,8 @@ def test_linear_chain_crf_serves_as_gan_discriminator(tmp_path, registry, strate
     assert all(math.isfinite(value) for logs in recorder.logs.values() for value in logs.values())
     # The discriminator phases trained the CRF's transition scores.
     assert not torch.equal(crf.transitions.detach(), transitions_before)
+
+
+def test_gumbel_gan_rejects_a_loss_with_gradient_penalty(tmp_path, registry):
+    with pytest.raises(ConfigError, match="does not add the gp penalty"):
+        _experiment(tmp_path, registry, {**GUMBEL_GAN, "loss": "wasserstein_gp"}, steps=1)

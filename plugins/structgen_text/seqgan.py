@@ -146,6 +146,17 @@ class TextGANStrategy(Strategy):
             raise ConfigError(
                 [("strategy.name", f"{name} trains text generators and needs the sequences domain, got {domain.name}")]
             )
+        if loss.penalty_name is not None:
+            raise ConfigError(
+                [
+                    (
+                        "strategy.loss",
+                        f"{name} does not add the {loss.penalty_name} penalty of {type(loss).__name__}, which "
+                        "needs input gradients that token rows lack; use non_saturating, minimax, hinge or "
+                        "least_squares",
+                    )
+                ]
+            )
         self.params = params
         self.name = name
         self.domain = domain
