@@ -5,7 +5,7 @@ The GANs start from the trained ``mle`` model of the same seed
 in that model. Every setting below was chosen on the validation split or
 by the oracle's score of generated text at seed 0. Both comparisons run
 on a 2-core CPU within about an hour, so some settings are smaller than
-the papers used; each such setting says so where it is set.
+the papers used, and each such setting is marked where it is set.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from structgen.compare import CompareConfig
 
 # SeqGAN's generator was an LSTM with embedding and hidden size 32,
 # pre-trained for 80 epochs. With hidden size 32 this GRU reached an oracle
-# NLL of 9.39 after 6,000 steps of 64 sequences (38 epochs); with hidden size
-# 128 it reached 9.21 after 3,000, so the wider network fits the CPU budget.
+# NLL of 9.39 after 6,000 steps of 64 sequences (38 epochs). With hidden
+# size 128 it reached 9.21 after 3,000 steps, so the wider network is used.
 ORACLE_GENERATOR: dict[str, Any] = {"name": "gru", "embedding_dim": 64, "hidden": 128}
 ORACLE_MLE_STEPS = 4000
 
@@ -28,14 +28,15 @@ ORACLE_SEQGAN: dict[str, Any] = {
         "name": "seqgan",
         "pretrain_steps": 0,
         "d_pretrain_steps": 100,
-        # SeqGAN drew 16 rollouts per token; 4 keep one step near 2 s on 2 cores.
+        # SeqGAN drew 16 rollouts per token. Four keep an adversarial step to a
+        # few seconds on 2 cores.
         "rollouts": 4,
         # A generator learning rate of 1e-2 (SeqGAN's) drove the generator
         # away from the data within 50 steps here.
         "lr_g": 1e-3,
         "lr_d": 1e-3,
     },
-    # SeqGAN ran 200 adversarial epochs; 100 steps fit the CPU budget.
+    # SeqGAN ran 200 adversarial epochs, and 100 steps fit the CPU budget.
     "training": {"steps": 200, "evaluate_at": [100]},
 }
 ORACLE_GUMBEL: dict[str, Any] = {
