@@ -112,16 +112,16 @@ def validate_compare(
             if label not in compare.strategies:
                 labels = ", ".join(compare.strategies)
                 problems.append((f"dataset_overrides.{name}.{label}", f"not one of the strategies: {labels}"))
-    labels = list(compare.strategies)
+    order = list(compare.strategies)
     for label, source in compare.start_from.items():
         if label not in compare.strategies:
-            problems.append((f"start_from.{label}", f"not one of the strategies: {', '.join(labels)}"))
-        elif source not in labels[: labels.index(label)]:
+            problems.append((f"start_from.{label}", f"not one of the strategies: {', '.join(order)}"))
+        elif source not in order[: order.index(label)]:
             problems.append(
                 (
                     f"start_from.{label}",
                     f"{source!r} is not a strategy listed before {label!r}; a run can only start from one "
-                    f"trained before it: {', '.join(labels[: labels.index(label)]) or 'none'}",
+                    f"trained before it: {', '.join(order[: order.index(label)]) or 'none'}",
                 )
             )
     for dataset in compare.datasets:
