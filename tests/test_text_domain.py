@@ -262,7 +262,7 @@ def test_text_file_splits(tmp_path, registry):
     data = load_text_file(path, registry, max_length=20)
 
     assert (len(data.train), len(data.validation), len(data.test)) == (16, 2, 2)
-    assert data.info == {"metrics": []}
+    assert [metric["name"] for metric in data.info["metrics"]] == ["bleu", "self_bleu", "uniqueness", "novelty"]
     decoded = data.domain.to_user(torch.cat([data.train.x, data.validation.x, data.test.x]))
     assert sorted(decoded) == sorted(LINES)
     data.domain.validate(data.train.x)

@@ -112,7 +112,7 @@ def load_names(params: NamesParams) -> tuple[SequenceDomain, list[torch.Tensor],
         "name": "names",
         "source": f"US census name lists {list(params.lists)} of the `names` package, lower-cased",
         "dropped": dropped,
-        "metrics": [],
+        "metrics": [{"name": "bleu"}, {"name": "self_bleu"}, {"name": "uniqueness"}, {"name": "novelty"}],
     }
     return domain, [rows[index] for index in indices], info
 

@@ -98,5 +98,5 @@ def build_text_file(params: TextFileParams, context: BuildContext) -> DataSplits
         )
     order = torch.randperm(count, generator=torch.Generator().manual_seed(params.split_seed))
     test, validation, train = order[:n_test], order[n_test : n_test + n_validation], order[n_test + n_validation :]
-    info = {"metrics": []}
+    info = {"metrics": [{"name": "bleu"}, {"name": "self_bleu"}, {"name": "uniqueness"}, {"name": "novelty"}]}
     return DataSplits(domain, Split(sequences[train]), Split(sequences[validation]), Split(sequences[test]), info)
