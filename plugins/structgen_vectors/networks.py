@@ -142,7 +142,9 @@ def _num_classes(conditional: bool, context: BuildContext, section: str) -> int 
 def _continuous_shape(context: BuildContext, section: str) -> tuple[int, ...]:
     domain = context.require_domain()
     if domain.is_discrete:
-        raise ConfigError([(f"{section}.name", "mlp works on continuous domains; use a sequence or graph model")])
+        raise ConfigError(
+            [(f"{section}.name", "mlp works on continuous domains; for token sequences use gru or transformer")]
+        )
     return domain.event_shape
 
 

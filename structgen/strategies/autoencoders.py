@@ -43,7 +43,15 @@ class VAEParams(AutoencoderParams):
 def _continuous_domain(context: BuildContext, strategy: str) -> tuple[int, ...]:
     domain = context.require_domain()
     if domain.is_discrete:
-        raise ConfigError([("strategy.name", f"{strategy} uses a Gaussian decoder and needs a continuous domain")])
+        raise ConfigError(
+            [
+                (
+                    "strategy.name",
+                    f"{strategy} uses a Gaussian decoder and needs a continuous domain; "
+                    "for text use mle, seqgan or gumbel_gan",
+                )
+            ]
+        )
     return domain.event_shape
 
 
