@@ -10,8 +10,9 @@ from pydantic import Field
 
 from structgen import ConfigError, DataError
 from structgen.context import BuildContext
+from structgen.strategies.updates import optimizer_step
 
-from .seqgan import TextGANParams, TextGANStrategy, clipped_step
+from .seqgan import TextGANParams, TextGANStrategy
 
 
 class GumbelGANParams(TextGANParams):
@@ -106,7 +107,7 @@ class GumbelGANStrategy(TextGANStrategy):
         loss = self.loss.generator_loss(self.discriminator(generated))
         nll = self.teacher_forced_nll(real)
         total = loss + self.params.mle_weight * nll if self.params.mle_weight > 0 else loss
-        clipped_step(self.optimizers["generator"], total, self.params.grad_clip)
+        optimizer_step(self.optimizers["generator"], total, self.params.grad_clip)
         return {"loss_g": loss.detach(), "nll": nll.detach(), "tau": torch.tensor(tau, device=real.device)}
 
     def discriminator_input(self, real: torch.Tensor) -> torch.Tensor:

@@ -10,8 +10,7 @@ from pydantic import Field
 from structgen import ConfigError, Generator, Strategy
 from structgen.config import ComponentParams
 from structgen.context import BuildContext
-from structgen.distributed import average_gradients
-from structgen.strategies.updates import adam
+from structgen.strategies.updates import adam, optimizer_step
 
 from .domain import SequenceDomain
 
@@ -89,19 +88,8 @@ class MLEStrategy(Strategy):
         if condition is not None:
             raise ValueError("mle trains unconditional generators; use a data set without labels")
         loss = mle_loss(cast(TokenLikelihoodModel, self.generator), x)
-        self._update(loss)
+        optimizer_step(self.optimizers["generator"], loss, self.params.grad_clip)
         return {"nll": loss.detach()}
 
     def sample(self, n: int, condition: torch.Tensor | None = None) -> torch.Tensor:
         return self.sampler.run(None, n, condition=condition)
-
-    def _update(self, loss: torch.Tensor) -> None:
-        """Backpropagate ``loss``, average gradients across processes, clip their norm, and step."""
-        optimizer = self.optimizers["generator"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
-        average_gradients(parameters)
-        if self.params.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(parameters, self.params.grad_clip)
-        optimizer.step()

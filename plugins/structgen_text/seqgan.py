@@ -19,9 +19,8 @@ from torch import nn
 from structgen import AdversarialLoss, ConfigError, Strategy
 from structgen.config import ComponentParams
 from structgen.context import BuildContext
-from structgen.distributed import average_gradients
 from structgen.losses import MinimaxLoss
-from structgen.strategies.updates import WeightAverage, adam
+from structgen.strategies.updates import WeightAverage, adam, optimizer_step
 
 from .autoregressive import AutoregressiveGenerator
 from .domain import SequenceDomain
@@ -93,20 +92,6 @@ class SeqGANParams(TextGANParams):
         description="Softmax temperature of the policy in adversarial steps: the samples, their rollouts and "
         "the log-probabilities of the policy gradient all use logits / temperature.",
     )
-
-
-def clipped_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float) -> None:
-    """Backpropagate ``loss``, average the gradients across processes, clip their norm, and step.
-
-    ``max_norm`` is the maximum L2 norm of all gradients together; 0 turns clipping off.
-    """
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
-    average_gradients(parameters)
-    if max_norm > 0:
-        torch.nn.utils.clip_grad_norm_(parameters, max_norm)
-    optimizer.step()
 
 
 def require_autoregressive(generator: nn.Module, context: BuildContext, strategy: str) -> AutoregressiveGenerator:
@@ -184,7 +169,7 @@ class TextGANStrategy(Strategy):
 
         if step < self.params.pretrain_steps:
             nll = mle_loss(self.generator, reals[0])
-            clipped_step(self.optimizers["generator"], nll, self.params.grad_clip)
+            optimizer_step(self.optimizers["generator"], nll, self.params.grad_clip)
             return {"nll": nll.detach()}
         if step < self.adversarial_start:
             return {"loss_d": self._discriminator_updates(reals)}
@@ -221,7 +206,7 @@ class TextGANStrategy(Strategy):
             real_scores = self.discriminator(self.discriminator_input(real))
             fake_scores = self.discriminator(generated)
             loss = self.loss.discriminator_loss(real_scores, fake_scores)
-            clipped_step(self.optimizers["discriminator"], loss, self.params.grad_clip)
+            optimizer_step(self.optimizers["discriminator"], loss, self.params.grad_clip)
             losses.append(loss.detach())
         return torch.stack(losses).mean()
 
@@ -283,7 +268,7 @@ class SeqGANStrategy(TextGANStrategy):
             loss = reinforce_loss(log_probs, rewards, mask, baseline)
             nll = self.teacher_forced_nll(real)
             total = loss + self.params.mle_weight * nll if self.params.mle_weight > 0 else loss
-            clipped_step(self.optimizers["generator"], total, self.params.grad_clip)
+            optimizer_step(self.optimizers["generator"], total, self.params.grad_clip)
             if self.rollout is not None:
                 self.rollout.update(self.generator)
 

@@ -42,12 +42,17 @@ def linear_decay(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    """Clear the gradients, backpropagate ``loss``, average gradients across processes, step."""
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_norm: float = 0.0) -> None:
+    """Clear the gradients, backpropagate ``loss``, average gradients across processes, clip, step.
+
+    ``max_norm`` is the largest L2 norm of all gradients together; 0 turns clipping off.
+    """
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    for group in optimizer.param_groups:
-        average_gradients(group["params"])
+    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
+    average_gradients(parameters)
+    if max_norm > 0:
+        torch.nn.utils.clip_grad_norm_(parameters, max_norm)
     optimizer.step()
 
 
