@@ -124,7 +124,7 @@ def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor |
     The generated set then has the test split's class balance. Paired data
     (``info["paired"]``, where each condition has one right answer, such as
     a misspelt name and its correction) gets every test condition once, in
-    order, whatever ``n`` is, so generated row i answers test row i. Returns
+    order, whatever ``n`` is, so generated row i corresponds to test row i. Returns
     None for unconditional data.
     """
     conditions = data.test.condition

@@ -211,7 +211,7 @@ def test_evaluate_at_records_history_without_changing_training(tmp_path, registr
     results = json.loads((tmp_path / "watched" / "results.json").read_text())
     assert [entry["step"] for entry in results["history"]] == [20, 40]
     assert set(results["history"][0]["metrics"]) == {"mmd2"}
-    # The evaluation at the last step sees the final model; only its samples differ.
+    # The evaluation at the last step scores the final model, so only its samples differ.
     assert results["history"][1]["metrics"]["mmd2"] == pytest.approx(final["mmd2"], abs=0.05)
     logged = [json.loads(line) for line in (tmp_path / "watched" / "metrics.jsonl").read_text().splitlines()]
     assert any("test/mmd2" in line for line in logged)
@@ -226,7 +226,8 @@ def test_evaluate_at_records_history_without_changing_training(tmp_path, registr
 def test_evaluate_at_beyond_steps_is_rejected(config_file, capsys):
     assert main(["run", str(config_file), "--set", "training.evaluate_at=[10, 500]"]) == 2
     err = capsys.readouterr().err
-    assert "evaluate_at" in err and "[500]" in err
+    assert "evaluate_at" in err
+    assert "[500]" in err
 
 
 def test_sample_writes_texts_of_a_text_model(tmp_path, capsys):

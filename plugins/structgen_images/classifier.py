@@ -119,8 +119,8 @@ def load_or_train(
     """Load the classifier for this data set and these settings from the cache, or train and cache it."""
     path = cache_dir() / _cache_key(dataset, tuple(images.shape[1:]), classes, params, labels)
     if path.is_file():
-        # Building the network draws initial weights; the copy of the random state keeps a cached
-        # classifier from shifting the training that follows, as a freshly trained one does not.
+        # Building the network draws initial weights from the global random state. A copy of that
+        # state keeps a cached classifier from shifting the training that follows.
         with torch.random.fork_rng():
             model = DigitClassifier(tuple(images.shape[1:]), classes, params.feature_dim)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

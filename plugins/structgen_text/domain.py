@@ -49,7 +49,7 @@ class SequenceDomain(Domain):
     generator that needs a start token prepends it itself. The empty text is
     an ``<eos>`` followed by padding.
 
-    With ``fixed_length`` every row holds exactly ``max_length`` ordinary
+    With ``fixed_length`` every row contains exactly ``max_length`` ordinary
     tokens and no ``<eos>``, as in the synthetic oracle benchmark.
     """
 
