@@ -13,6 +13,7 @@ from structgen.plugins import Register
 from .classifier import ClassifierParams, build_classifier
 from .conv import ConvDiscriminatorParams, ConvGeneratorParams, build_conv_discriminator, build_conv_generator
 from .coverage import ClassesCoveredParams, build_classes_covered
+from .dcgan import DCGANDiscriminatorParams, DCGANGeneratorParams, build_dcgan_discriminator, build_dcgan_generator
 from .digits import DigitsParams, build_digits
 from .domain import ImageParams, build_image_domain
 from .image_folder import ImageFolderParams, build_image_folder
@@ -30,11 +31,24 @@ def register_generators(register: Register) -> None:
     register(
         "conv", build_conv_generator, params=ConvGeneratorParams, description="DCGAN-style transposed convolutions."
     )
+    register(
+        "dcgan",
+        build_dcgan_generator,
+        params=DCGANGeneratorParams,
+        description="DCGAN generator for 28x28/32x32 images; label embedding when the data are conditional.",
+    )
 
 
 @hookimpl
 def register_discriminators(register: Register) -> None:
     register("conv", build_conv_discriminator, params=ConvDiscriminatorParams, description="Strided convolutions.")
+    register(
+        "dcgan",
+        build_dcgan_discriminator,
+        params=DCGANDiscriminatorParams,
+        description="DCGAN discriminator; spectral norm option; projection discriminator when the data are "
+        "conditional.",
+    )
 
 
 @hookimpl

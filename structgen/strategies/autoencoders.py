@@ -11,7 +11,7 @@ from ..config import ComponentParams
 from ..context import BuildContext
 from ..core import Strategy
 from ..errors import ConfigError
-from .encoder import MLPEncoder
+from .encoder import EncoderKind, build_encoder
 from .updates import adam, flat_sum, optimizer_step
 
 
@@ -21,8 +21,16 @@ class AutoencoderParams(ComponentParams):
     lr: float = Field(1e-3, gt=0, description="Learning rate of encoder and decoder (Adam).")
     beta1: float = Field(0.9, ge=0, lt=1, description="Adam's first-moment decay.")
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam's second-moment decay.")
+    encoder: EncoderKind = Field(
+        "mlp",
+        description="Encoder network: mlp flattens any object, and conv applies strided convolutions to (C, H, W) "
+        "images, as a DCGAN discriminator does.",
+    )
     encoder_hidden: int = Field(256, gt=0, description="Width of each hidden layer of the MLP encoder.")
     encoder_layers: int = Field(2, ge=1, description="Hidden layers of the MLP encoder.")
+    encoder_channels: int = Field(
+        32, gt=0, description="Feature maps of the first conv encoder stage, doubled at each later stage up to 512."
+    )
 
 
 class VAEParams(AutoencoderParams):
@@ -55,6 +63,12 @@ def _continuous_domain(context: BuildContext, strategy: str) -> tuple[int, ...]:
     return domain.event_shape
 
 
+def _build_encoder(params: AutoencoderParams, event_shape: tuple[int, ...], out_features: int) -> torch.nn.Module:
+    return build_encoder(
+        params.encoder, event_shape, out_features, params.encoder_hidden, params.encoder_layers, params.encoder_channels
+    )
+
+
 class VAEStrategy(Strategy):
     """Variational autoencoder (Kingma and Welling, 2014) whose decoder is the generator.
 
@@ -73,9 +87,7 @@ class VAEStrategy(Strategy):
         self.params = params
         self.generator = context.build_generator()
         latent = self.generator.latent_dim
-        self.encoder = MLPEncoder(event_shape, 2 * latent, params.encoder_hidden, params.encoder_layers).to(
-            context.device
-        )
+        self.encoder = _build_encoder(params, event_shape, 2 * latent).to(context.device)
         self.dimension = math.prod(event_shape)
         log_std = torch.tensor(math.log(params.observation_std), device=context.device)
         if params.learn_observation_std:
@@ -129,9 +141,7 @@ class AutoencoderStrategy(Strategy):
         super().__init__()
         event_shape = _continuous_domain(context, "autoencoder")
         self.generator = context.build_generator()
-        self.encoder = MLPEncoder(
-            event_shape, self.generator.latent_dim, params.encoder_hidden, params.encoder_layers
-        ).to(context.device)
+        self.encoder = _build_encoder(params, event_shape, self.generator.latent_dim).to(context.device)
         parameters = list(self.encoder.parameters()) + list(self.generator.parameters())
         self.optimizers = {"autoencoder": adam(parameters, params.lr, params.beta1, params.beta2)}
         self.sampler = context.build_inference("amortized", generator=self.generator)
