@@ -14,6 +14,7 @@ from .context import BuildContext
 from .inference.amortized import build_amortized
 from .inference.annealing import SimulatedAnnealingParams, build_simulated_annealing
 from .inference.beam import BeamParams, build_beam
+from .inference.block_gibbs import BlockGibbsParams, build_block_gibbs
 from .inference.exhaustive import ExhaustiveParams, build_exhaustive
 from .inference.gibbs import GibbsParams, build_gibbs
 from .inference.gradient import GradientAscentParams, LangevinParams, build_gradient_ascent, build_langevin
@@ -93,6 +94,12 @@ def register_inference(register: Register) -> None:
         build_gibbs,
         params=GibbsParams,
         description="Single-site Gibbs sampling of exp(score / T) over discrete objects.",
+    )
+    register(
+        "block_gibbs",
+        build_block_gibbs,
+        params=BlockGibbsParams,
+        description="Alternating block sampling of a scorer with CONDITIONALS, e.g. an RBM.",
     )
     register(
         "metropolis_hastings",

@@ -11,6 +11,7 @@ from structgen.config import ComponentParams
 from structgen.plugins import Register
 
 from .classifier import ClassifierParams, build_classifier
+from .contrastive_divergence import ContrastiveDivergence, ContrastiveDivergenceParams
 from .conv import ConvDiscriminatorParams, ConvGeneratorParams, build_conv_discriminator, build_conv_generator
 from .coverage import ClassesCoveredParams, build_classes_covered
 from .dcgan import DCGANDiscriminatorParams, DCGANGeneratorParams, build_dcgan_discriminator, build_dcgan_generator
@@ -18,6 +19,7 @@ from .digits import DigitsParams, build_digits
 from .domain import ImageParams, build_image_domain
 from .image_folder import ImageFolderParams, build_image_folder
 from .mnist import MnistParams, build_mnist
+from .rbm import RBMParams, build_rbm
 from .tasks import digits_task
 
 
@@ -48,6 +50,22 @@ def register_discriminators(register: Register) -> None:
         params=DCGANDiscriminatorParams,
         description="DCGAN discriminator; spectral norm option; projection discriminator when the data are "
         "conditional.",
+    )
+    register(
+        "rbm",
+        build_rbm,
+        params=RBMParams,
+        description="Bernoulli RBM over binarized images; free-energy score, block conditionals.",
+    )
+
+
+@hookimpl
+def register_strategies(register: Register) -> None:
+    register(
+        "contrastive_divergence",
+        ContrastiveDivergence,
+        params=ContrastiveDivergenceParams,
+        description="Trains an rbm by CD-k or persistent CD.",
     )
 
 
