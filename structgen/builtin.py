@@ -39,6 +39,7 @@ from .metrics.manifold import (
 from .metrics.mmd import MMDParams, build_mmd
 from .plugins import Register, hookimpl
 from .strategies.autoencoders import AutoencoderParams, AutoencoderStrategy, VAEParams, VAEStrategy
+from .strategies.codes import CodesParams, CodesStrategy
 from .strategies.energy import EnergyParams, EnergyStrategy
 from .strategies.gan import GANParams, GANStrategy
 
@@ -58,6 +59,12 @@ def register_strategies(register: Register) -> None:
         EnergyStrategy,
         params=EnergyParams,
         description="Discriminator only; negatives and samples come from an inference algorithm.",
+    )
+    register(
+        "codes",
+        CodesStrategy,
+        params=CodesParams,
+        description="Per-image latent codes, fixed at random or learned jointly with the generator (GLO).",
     )
 
 
