@@ -128,7 +128,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from .devices import module_device
     from .experiment import generate, load_trained
-    from .pictures import save_samples
+    from .pictures import save_class_grid, save_interpolation, save_samples
     from .plugins import default_registry
 
     strategy, domain, num_classes = load_trained(args.run_dir, default_registry(), device=args.device)
@@ -146,6 +146,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         written.append(out / "samples.txt")
     if save_samples(domain, samples, out / "samples.png"):
         written.append(out / "samples.png")
+    first_class = 0 if num_classes else None
+    if interpolation := save_interpolation(strategy, domain, out / "interpolation.png", condition=first_class):
+        written.append(interpolation)
+    if num_classes and (grid := save_class_grid(strategy, domain, num_classes, out / "classes.png")):
+        written.append(grid)
     print(f"{args.n} samples written to {', '.join(str(path) for path in written)}")
     return 0
 

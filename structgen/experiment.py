@@ -219,10 +219,39 @@ def run_experiment(
     samples = generate_for_evaluation(experiment)
     results = evaluate(experiment, samples)
     run.write_results({"metrics": results, "steps": resolved.config.training.steps, "history": trainer.history})
-    from .pictures import save_samples
-
-    save_samples(experiment.domain, samples, run.path / "samples.png", experiment.data.test.x)
+    save_run_pictures(experiment, run.path, samples)
     return results
+
+
+def save_run_pictures(experiment: Experiment, directory: Path, samples: torch.Tensor) -> list[Path]:
+    """Save the pictures of a finished run into ``directory``; return the paths written.
+
+    Samples beside test objects, training curves, latent interpolations
+    (for strategies that decode latent codes) and one row per class (for
+    conditional models). A domain that cannot draw gets the curves only.
+    """
+    from .pictures import save_class_grid, save_interpolation, save_samples, save_training_curves
+
+    seed = experiment.resolved.config.seed
+    num_classes = experiment.data.info.get("num_classes")
+    written = []
+    if save_samples(experiment.domain, samples, directory / "samples.png", experiment.data.test.x):
+        written.append(directory / "samples.png")
+    pictures = [
+        save_training_curves(directory, directory / "curves.png"),
+        save_interpolation(
+            experiment.strategy,
+            experiment.domain,
+            directory / "interpolation.png",
+            seed=seed,
+            condition=0 if num_classes else None,
+        ),
+    ]
+    if num_classes:
+        pictures.append(
+            save_class_grid(experiment.strategy, experiment.domain, num_classes, directory / "classes.png", seed=seed)
+        )
+    return written + [path for path in pictures if path]
 
 
 def load_trained(

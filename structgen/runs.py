@@ -8,6 +8,9 @@ Layout of a run directory::
     checkpoint.pt    last checkpoint (weights, optimizers, step), written atomically
     results.json     final metrics on the test split
     samples.png      picture of generated samples, where the domain can draw
+    curves.png       the logged numbers against the training step
+    interpolation.png  straight lines between latent codes, for generators that decode codes
+    classes.png      one row of samples per class, for conditional models
 """
 
 from __future__ import annotations

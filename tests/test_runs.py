@@ -146,8 +146,16 @@ def test_conditional_run_and_sample(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", str(config), "--out", str(out), "--no-progress"]) == 0
     assert json.loads((out / "run.json").read_text())["num_classes"] == 10
+    for picture in ("samples.png", "curves.png", "interpolation.png", "classes.png"):
+        assert (out / picture).stat().st_size > 0, picture
     assert main(["sample", str(out), "-n", "12", "--out", str(tmp_path / "drawn")]) == 0
     assert np.load(tmp_path / "drawn" / "samples.npy").shape == (12, 1, 8, 8)
+    assert sorted(path.name for path in (tmp_path / "drawn").iterdir()) == [
+        "classes.png",
+        "interpolation.png",
+        "samples.npy",
+        "samples.png",
+    ]
 
 
 def test_interrupt_keeps_checkpoint(tmp_path, registry, monkeypatch):
