@@ -101,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import load_compare_config, median_table, run_compare
+    from .compare import load_compare_config, run_compare, summary_table
     from .plugins import default_registry
 
     registry = default_registry()
@@ -115,8 +115,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     records = run_compare(
         compare, registry, out, overrides, progress=_progress(not args.no_progress), overwrite=args.overwrite
     )
-    header, rows = median_table(records)
-    print(f"medians over seeds ({compare.seeds} per strategy):")
+    header, rows = summary_table(records, compare.table)
+    statistic = "medians" if compare.table == "median" else "mean ± std"
+    fewer = "".join(f", {label}: {count}" for label, count in compare.strategy_seeds.items())
+    print(f"{statistic} over seeds ({compare.seeds} per strategy{fewer}):")
     _print_table(header, rows)
     print(f"results written to {out / 'results.json'}")
     return 0

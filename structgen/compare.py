@@ -8,7 +8,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +53,14 @@ class CompareConfig(BaseModel):
         "from, e.g. {seqgan: mle}: the second strategy then continues the first one's model.",
     )
     seeds: int = Field(3, ge=1, description="Seeds 0 .. seeds-1 per strategy and data set.")
+    strategy_seeds: dict[str, int] = Field(
+        default_factory=dict,
+        description="Strategy label -> fewer seeds for that strategy (at most `seeds`), e.g. {energy: 1} for an "
+        "expensive model.",
+    )
+    table: Literal["median", "mean_std"] = Field(
+        "median", description="What the printed table shows per strategy: the median over seeds, or mean ± std."
+    )
     real_floor: bool = Field(
         False, description="Add a `real` record: the metrics of the validation split against the test split."
     )
@@ -90,6 +98,11 @@ def load_compare_config(target: str, registry: Registry) -> CompareConfig:
         raise ConfigError(validation_problems(err, prefix="", model=CompareConfig)) from err
 
 
+def seeds_of(compare: CompareConfig, label: str) -> range:
+    """The seeds that strategy ``label`` runs: ``strategy_seeds`` where given, never more than ``seeds``."""
+    return range(min(compare.strategy_seeds.get(label, compare.seeds), compare.seeds))
+
+
 def _experiment_values(compare: CompareConfig, dataset: ComponentConfig, label: str, seed: int) -> dict[str, Any]:
     values = deep_merge(compare.base, compare.strategies[label])
     values = deep_merge(values, compare.dataset_overrides.get(dataset.name, {}).get(label, {}))
@@ -113,9 +126,22 @@ def validate_compare(
                 labels = ", ".join(compare.strategies)
                 problems.append((f"dataset_overrides.{name}.{label}", f"not one of the strategies: {labels}"))
     order = list(compare.strategies)
+    for label, count in compare.strategy_seeds.items():
+        if label not in compare.strategies:
+            problems.append((f"strategy_seeds.{label}", f"not one of the strategies: {', '.join(order)}"))
+        elif count < 1:
+            problems.append((f"strategy_seeds.{label}", f"must be at least 1, got {count}"))
     for label, source in compare.start_from.items():
         if label not in compare.strategies:
             problems.append((f"start_from.{label}", f"not one of the strategies: {', '.join(order)}"))
+        elif source in compare.strategies and len(seeds_of(compare, label)) > len(seeds_of(compare, source)):
+            problems.append(
+                (
+                    f"start_from.{label}",
+                    f"{label!r} runs more seeds than {source!r}, whose trained generator of the same seed it "
+                    f"starts from; give {label!r} at most {len(seeds_of(compare, source))} in strategy_seeds",
+                )
+            )
         elif source not in order[: order.index(label)]:
             problems.append(
                 (
@@ -126,7 +152,7 @@ def validate_compare(
             )
     for dataset in compare.datasets:
         for label in compare.strategies:
-            for seed in range(compare.seeds):
+            for seed in seeds_of(compare, label):
                 values = apply_overrides(_experiment_values(compare, dataset, label, seed), overrides)
                 try:
                     resolved[(dataset.name, label, seed)] = resolve(parse_config(values), registry)
@@ -170,7 +196,7 @@ def run_compare(
         experiment: Experiment | None = None
         trained: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
         for label in compare.strategies:
-            for seed in range(compare.seeds):
+            for seed in seeds_of(compare, label):
                 source = compare.start_from.get(label)
                 start = None if source is None else (source, trained[(source, seed)])
                 experiment, record, samples = run_one(
@@ -257,6 +283,17 @@ def _write_records(out: Path, records: list[dict[str, Any]]) -> None:
 
 def median_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Rows of medians over seeds: one per data set and strategy, one column per metric."""
+    return summary_table(records, "median")
+
+
+def summary_table(
+    records: list[dict[str, Any]], statistic: Literal["median", "mean_std"] = "median"
+) -> tuple[list[str], list[list[str]]]:
+    """Rows of one per data set and strategy, one column per metric: the median over seeds, or mean ± std.
+
+    The standard deviation is the sample one (n - 1); a single seed shows
+    ± 0. Seconds are summarised the same way as the metrics.
+    """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
         groups.setdefault((record["dataset"], record["strategy"]), []).append(record)
@@ -264,9 +301,16 @@ def median_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[st
     header = ["dataset", "strategy", "seeds", "seconds"] + metric_names
     rows = []
     for (dataset, strategy), group in groups.items():
-        row = [dataset, strategy, str(len(group)), f"{statistics.median(r['seconds'] for r in group):.1f}"]
+        row = [dataset, strategy, str(len(group)), _summary([r["seconds"] for r in group], statistic, ".1f")]
         for name in metric_names:
             values = [r["metrics"][name] for r in group if name in r["metrics"]]
-            row.append(f"{statistics.median(values):.4g}" if values else "-")
+            row.append(_summary(values, statistic, ".4g") if values else "-")
         rows.append(row)
     return header, rows
+
+
+def _summary(values: list[float], statistic: str, spec: str) -> str:
+    if statistic == "median":
+        return format(statistics.median(values), spec)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{format(statistics.mean(values), spec)} ± {format(spread, '.2g')}"

@@ -15,6 +15,7 @@ from structgen.compare import (
     load_compare_config,
     median_table,
     run_compare,
+    summary_table,
     validate_compare,
 )
 from structgen.core import DataSplits, Split
@@ -106,6 +107,17 @@ def test_median_table_takes_median_over_seeds():
     assert header[-1] == "m"
 
 
+def test_mean_std_table_uses_the_sample_deviation():
+    records = [
+        {"dataset": "ring", "strategy": "gan", "seed": s, "seconds": 2.0, "metrics": {"m": v}}
+        for s, v in enumerate([1.0, 9.0, 2.0])
+    ] + [{"dataset": "ring", "strategy": "energy", "seed": 0, "seconds": 5.0, "metrics": {"m": 3.0}}]
+    header, rows = summary_table(records, "mean_std")
+    assert header == ["dataset", "strategy", "seeds", "seconds", "m"]
+    # mean 4, sample standard deviation sqrt(((-3)^2 + 5^2 + (-2)^2) / 2) = sqrt(19) = 4.36
+    assert rows == [["ring", "gan", "3", "2.0 ± 0", "4 ± 4.4"], ["ring", "energy", "1", "5.0 ± 0", "3 ± 0"]]
+
+
 def test_compare_keeps_earlier_results(tmp_path, capsys):
     out = tmp_path / "study"
     out.mkdir()
@@ -186,3 +198,21 @@ def test_start_from_continues_the_earlier_runs_generator(tmp_path, registry, mon
 def test_start_from_rejects_unknown_or_later_labels(tmp_path, registry, start_from, message) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_compare(_text_compare(tmp_path, start_from=start_from), registry)
+
+
+def test_strategy_seeds_run_fewer_seeds_of_one_strategy(tmp_path, registry) -> None:
+    compare = _text_compare(tmp_path, start_from={}, strategy_seeds={"continued": 1})
+    records = run_compare(compare, registry, tmp_path / "out")
+    assert [(record["strategy"], record["seed"]) for record in records] == [("mle", 0), ("mle", 1), ("continued", 0)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"strategy_seeds": {"nope": 1}}, "not one of the strategies"),
+        ({"strategy_seeds": {"mle": 1}}, "runs more seeds than 'mle'"),
+    ],
+)
+def test_strategy_seeds_are_checked(tmp_path, registry, changes, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_compare(_text_compare(tmp_path, **changes), registry)
