@@ -20,7 +20,7 @@ from .domain import ImageParams, build_image_domain
 from .image_folder import ImageFolderParams, build_image_folder
 from .mnist import MnistParams, build_mnist
 from .rbm import RBMParams, build_rbm
-from .tasks import digits_task
+from .tasks import digits_task, mnist_task
 
 
 @hookimpl
@@ -109,3 +109,9 @@ def register_metrics(register: Register) -> None:
 @hookimpl
 def register_tasks(register: Register) -> None:
     register("digits", digits_task, params=ComponentParams, description="gan and vae on digits, plus the real floor.")
+    register(
+        "mnist",
+        mnist_task,
+        params=ComponentParams,
+        description="Four GAN losses, a VAE and an energy model with DCGAN networks on mnist, plus the real floor.",
+    )
