@@ -18,13 +18,14 @@ from structgen_text.vocabulary import Vocabulary
 NAMES = ["anna", "bob", "carla", "dora", "emil", "fynn", "greta", "hugo", "ida", "jonas", "karl", "lena"]
 
 
-def _experiment(tmp_path: Path, registry, generator: dict, **strategy) -> Experiment:
+def _experiment(tmp_path: Path, registry, generator: dict, training: dict | None = None, **strategy) -> Experiment:
     path = tmp_path / "names.txt"
     path.write_text("\n".join(NAMES) + "\n", encoding="utf-8")
     values = {
         "data": {"name": "text_file", "path": str(path), "max_length": 8},
         "strategy": {"name": "mle", **strategy},
         "generator": generator,
+        "training": training or {},
         "device": "cpu",
         "seed": 0,
     }
@@ -65,6 +66,17 @@ def test_mle_learns_names(tmp_path, registry, generator):
     texts = experiment.domain.to_user(samples)
     reproduced = sum(text in training_texts for text in texts) / len(texts)
     assert reproduced > 0.8
+
+
+def test_mle_learning_rate_decays_to_zero_over_the_last_share_of_training(tmp_path, registry):
+    experiment = _experiment(tmp_path, registry, {"name": "gru"}, {"steps": 10}, lr=0.01, lr_decay_start=0.6)
+    strategy = experiment.strategy
+    rates = []
+    for step in range(10):
+        rates.append(strategy.optimizers["generator"].param_groups[0]["lr"])
+        strategy.train_step(experiment.data.train.x, step=step)
+    # Constant for steps 0-5, then linear from step 6 to 0 at step 10.
+    assert rates == pytest.approx([0.01] * 6 + [0.01, 0.0075, 0.005, 0.0025])
 
 
 def test_mle_clips_gradient_norm(tmp_path, registry):

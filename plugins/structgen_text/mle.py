@@ -10,7 +10,7 @@ from pydantic import Field
 from structgen import ConfigError, Generator, Strategy
 from structgen.config import ComponentParams
 from structgen.context import BuildContext
-from structgen.strategies.updates import adam, optimizer_step
+from structgen.strategies.updates import adam, linear_decay, optimizer_step
 
 from .domain import SequenceDomain
 
@@ -23,6 +23,12 @@ class MLEParams(ComponentParams):
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam's second-moment decay.")
     grad_clip: float = Field(
         5.0, ge=0, description="Maximum L2 norm of all gradients together before each update; 0 turns clipping off."
+    )
+    lr_decay_start: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of training.steps after which the learning rate decays linearly to 0; 1 keeps it constant.",
     )
 
 
@@ -69,7 +75,9 @@ class MLEStrategy(Strategy):
     """Maximum likelihood with teacher forcing: minimise the mean NLL per real token of each batch.
 
     Each step makes one Adam update of the generator on
-    :func:`mle_loss`, with the gradient norm clipped to ``grad_clip``.
+    :func:`mle_loss`, with the gradient norm clipped to ``grad_clip``; the
+    learning rate decays linearly to 0 over the last ``1 - lr_decay_start``
+    of training.
     Sampling uses the ``amortized`` sampler, that is, the generator's own
     :meth:`sample`.
     """
@@ -80,6 +88,9 @@ class MLEStrategy(Strategy):
         self.generator = context.build_generator()
         _require_likelihood(self.generator, context)
         self.optimizers = {"generator": adam(self.generator.parameters(), params.lr, params.beta1, params.beta2)}
+        self.schedulers = {
+            "generator": linear_decay(self.optimizers["generator"], context.total_steps, params.lr_decay_start)
+        }
         self.sampler = context.build_inference("amortized", generator=self.generator)
 
     def train_step(
@@ -89,6 +100,7 @@ class MLEStrategy(Strategy):
             raise ValueError("mle trains unconditional generators; use a data set without labels")
         loss = mle_loss(cast(TokenLikelihoodModel, self.generator), x)
         optimizer_step(self.optimizers["generator"], loss, self.params.grad_clip)
+        self.schedulers["generator"].step()
         return {"nll": loss.detach()}
 
     def sample(self, n: int, condition: torch.Tensor | None = None) -> torch.Tensor:
