@@ -17,24 +17,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from structgen import ConfigError, Discriminator, Generator
 from structgen.config import ComponentParams
 from structgen.context import BuildContext
-
-# The seed map of the generator and the last map of the discriminator stop halving at this side length.
-MIN_MAP_SIDE = 4
-
-
-def halving_stages(height: int, width: int) -> int:
-    """Count the 2x stages between an image and its seed map.
-
-    Both sides halve while both are even and the smaller one is above
-    ``MIN_MAP_SIDE``: 32x32 gives 3 stages (seed 4x4), 28x28 gives 2
-    (seed 7x7) and 8x8 gives 1 (seed 4x4).
-    """
-    stages = 0
-    while height % 2 == 0 and width % 2 == 0 and min(height, width) > MIN_MAP_SIDE:
-        height //= 2
-        width //= 2
-        stages += 1
-    return stages
+from structgen.strategies.encoder import MIN_MAP_SIDE, conv_stages
 
 
 def stage_channels(channels: int, max_channels: int, stages: int) -> list[int]:
@@ -61,7 +44,7 @@ def image_shape(context: BuildContext, section: str) -> tuple[int, int, int]:
             ]
         )
     channels, height, width = shape
-    if halving_stages(height, width) == 0:
+    if conv_stages(height, width) == 0:
         raise ConfigError(
             [
                 (
@@ -119,7 +102,7 @@ class DCGANGenerator(Generator):
         super().__init__()
         self.latent_dim = params.latent_dim
         image_channels, height, width = shape
-        stages = halving_stages(height, width)
+        stages = conv_stages(height, width)
         widths = stage_channels(params.channels, params.max_channels, stages)[::-1]
         self.seed_shape = (widths[0], height >> stages, width >> stages)
         bias = not params.batch_norm
@@ -180,7 +163,7 @@ class DCGANDiscriminator(Discriminator):
         super().__init__()
         wrap = spectral_norm if params.spectral_norm else (lambda layer: layer)
         image_channels, height, width = shape
-        stages = halving_stages(height, width)
+        stages = conv_stages(height, width)
         widths = [image_channels] + stage_channels(params.channels, params.max_channels, stages - 1)
 
         blocks: list[nn.Module] = []
