@@ -13,40 +13,12 @@ second over the plain loop's.
 
 from __future__ import annotations
 
-import argparse
-
-from plain_gan import time_against_plain
-
-from structgen.compare import deep_merge
-from structgen.config import load_experiment
-from structgen.experiment import build_experiment
-from structgen.plugins import default_registry
-
-
-def mnist_dcgan_values(device: str) -> dict:
-    """Return the experiment that ``structgen compare mnist`` runs for its ``gan_ns`` at seed 0."""
-    registry = default_registry()
-    task = registry.get("task", "mnist")
-    compare = task.factory(task.params(), None)
-    values = deep_merge(compare.base, compare.strategies["gan_ns"])
-    return {**values, "data": {"name": "mnist"}, "device": device, "seed": 0}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100, help="Training steps per timed round.")
-    parser.add_argument("--rounds", type=int, default=5, help="Timed rounds per side.")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto.")
-    args = parser.parse_args()
-
-    registry = default_registry()
-    resolved = load_experiment(values=mnist_dcgan_values(args.device), registry=registry)
-    experiment = build_experiment(resolved, registry)
-    batch_size = resolved.config.training.batch_size
-    device = experiment.context.device
-    print(f"mnist gan_ns DCGAN on {device}: batch {batch_size}, {args.steps} steps per round, {args.rounds} rounds")
-    time_against_plain(experiment, args.steps, args.rounds).report()
-
+from plain_gan import run_benchmark, task_values
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(
+        __doc__.splitlines()[0],
+        "mnist gan_ns DCGAN",
+        lambda device: task_values("mnist", "gan_ns", "mnist", device),
+        default_steps=100,
+    )

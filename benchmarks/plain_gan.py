@@ -6,15 +6,19 @@ benchmark of its own.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from structgen.config import TrainingConfig
-from structgen.experiment import Experiment
+from structgen.compare import deep_merge
+from structgen.config import TrainingConfig, load_experiment
+from structgen.experiment import Experiment, build_experiment
+from structgen.plugins import default_registry
 from structgen.training import Trainer
 
 
@@ -129,3 +133,34 @@ def time_against_plain(experiment: Experiment, steps: int, rounds: int, warmup: 
         synchronize(device)
         rates.plain.append(steps / (time.perf_counter() - start))
     return rates
+
+
+def task_values(task_name: str, label: str, dataset: str, device: str) -> dict:
+    """Return the experiment that ``structgen compare TASK`` runs for ``label`` on ``dataset`` at seed 0."""
+    registry = default_registry()
+    task = registry.get("task", task_name)
+    compare = task.factory(task.params(), None)
+    values = deep_merge(compare.base, compare.strategies[label])
+    return {**values, "data": {"name": dataset}, "device": device, "seed": 0}
+
+
+def run_benchmark(description: str, model: str, values: Callable[[str], dict], default_steps: int) -> None:
+    """Parse ``--steps``, ``--rounds`` and ``--device``, build the experiment ``values(device)``, time it, report.
+
+    ``model`` names the timed GAN in the first line of output.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=default_steps, help="Training steps per timed round.")
+    parser.add_argument("--rounds", type=int, default=5, help="Timed rounds per side.")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto.")
+    args = parser.parse_args()
+
+    registry = default_registry()
+    resolved = load_experiment(values=values(args.device), registry=registry)
+    experiment = build_experiment(resolved, registry)
+    batch_size = resolved.config.training.batch_size
+    print(
+        f"{model} on {experiment.context.device}: batch {batch_size}, {args.steps} steps per round, "
+        f"{args.rounds} rounds"
+    )
+    time_against_plain(experiment, args.steps, args.rounds).report()
