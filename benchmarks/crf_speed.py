@@ -7,8 +7,10 @@ relative error and identical Viterbi paths. It exits with status 1 and a
 message when they do not. Then it times, in float32, the log-partition function
 (the forward algorithm) and Viterbi decoding of each library in this one
 process. Each figure is the median of ``--repeats`` runs after ``--warmup``
-runs (at least 1), with PyTorch's default thread count. A function slower than
-1 s per call gets 3 timed runs instead. The last line of output is
+runs (at least 1), with PyTorch's default thread count; the functions are
+timed in turns, one call of each per round, so that a change in machine
+load hits every library alike. A function slower than 1 s per call gets 3
+timed runs of its own instead. The last line of output is
 ``ratio_vs_pytorch_crf: R``, pytorch-crf's forward + Viterbi time over
 structgen's, on the CPU.
 
@@ -190,32 +192,46 @@ def seconds(function: Callable[[], Any], device: torch.device) -> float:
     return time.perf_counter() - begin
 
 
-def median_seconds(function: Callable[[], Any], device: torch.device, repeats: int, warmup: int) -> float:
-    """Median wall-clock seconds of ``function`` over ``repeats`` runs, after ``warmup`` untimed runs.
-
-    A function whose first run takes longer than SLOW_SECONDS gets SLOW_REPEATS
-    timed runs and no further warm-up, so that torch-struct does not dominate the run time.
-    """
-    first = seconds(function, device)
-    if first > SLOW_SECONDS:
-        return statistics.median(seconds(function, device) for _ in range(min(repeats, SLOW_REPEATS)))
-    for _ in range(warmup - 1):
-        function()
-    return statistics.median(seconds(function, device) for _ in range(repeats))
+def timed_call(function: Callable[[], Any], device: torch.device, gradients: bool) -> float:
+    """Wall-clock seconds of one call, with autograd on only when ``gradients`` is True."""
+    with torch.set_grad_enabled(gradients):
+        return seconds(function, device)
 
 
 def time_libraries(
     libraries: list[Library], device: torch.device, repeats: int, warmup: int
 ) -> dict[str, tuple[float, float]]:
-    """Median (log-partition, Viterbi) seconds of each library."""
-    timings = {}
+    """Median (log-partition, Viterbi) seconds of each library.
+
+    The functions are timed in turns, one call of each per round, so that a
+    change in machine load during the run hits every library alike. A
+    function whose first run takes longer than SLOW_SECONDS gets
+    SLOW_REPEATS timed runs of its own and no further warm-up, so that
+    torch-struct does not dominate the run time.
+    """
+    # torch-struct finds the argmax as the gradient of the max semiring, so Viterbi runs with autograd on.
+    calls = {}
     for library in libraries:
-        with torch.no_grad():
-            forward = median_seconds(library.log_partition, device, repeats, warmup)
-        # torch-struct finds the argmax as the gradient of the max semiring, so Viterbi runs with autograd on.
-        decode = median_seconds(library.viterbi, device, repeats, warmup)
-        timings[library.name] = (forward, decode)
-    return timings
+        calls[(library.name, "log_partition")] = (library.log_partition, False)
+        calls[(library.name, "viterbi")] = (library.viterbi, True)
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
+    in_turns = []
+    for key, (function, gradients) in calls.items():
+        if timed_call(function, device, gradients) > SLOW_SECONDS:
+            samples[key] = [timed_call(function, device, gradients) for _ in range(min(repeats, SLOW_REPEATS))]
+            continue
+        for _ in range(warmup - 1):
+            timed_call(function, device, gradients)
+        in_turns.append(key)
+    for _ in range(repeats):
+        for key in in_turns:
+            function, gradients = calls[key]
+            samples[key].append(timed_call(function, device, gradients))
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    return {
+        library.name: (medians[(library.name, "log_partition")], medians[(library.name, "viterbi")])
+        for library in libraries
+    }
 
 
 def print_table(device: torch.device, timings: dict[str, tuple[float, float]], unavailable: list[str]) -> None:
