@@ -144,14 +144,16 @@ def task_values(task_name: str, label: str, dataset: str, device: str) -> dict:
     return {**values, "data": {"name": dataset}, "device": device, "seed": 0}
 
 
-def run_benchmark(description: str, model: str, values: Callable[[str], dict], default_steps: int) -> None:
+def run_benchmark(
+    description: str, model: str, values: Callable[[str], dict], default_steps: int, default_rounds: int = 5
+) -> None:
     """Parse ``--steps``, ``--rounds`` and ``--device``, build the experiment ``values(device)``, time it, report.
 
     ``model`` names the timed GAN in the first line of output.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--steps", type=int, default=default_steps, help="Training steps per timed round.")
-    parser.add_argument("--rounds", type=int, default=5, help="Timed rounds per side.")
+    parser.add_argument("--rounds", type=int, default=default_rounds, help="Timed rounds per side.")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto.")
     args = parser.parse_args()
 
