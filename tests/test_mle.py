@@ -68,7 +68,7 @@ def test_mle_learns_names(tmp_path, registry, generator):
     assert reproduced > 0.8
 
 
-def test_mle_learning_rate_decays_to_zero_over_the_last_share_of_training(tmp_path, registry):
+def test_mle_learning_rate_decays_linearly(tmp_path, registry):
     experiment = _experiment(tmp_path, registry, {"name": "gru"}, {"steps": 10}, lr=0.01, lr_decay_start=0.6)
     strategy = experiment.strategy
     rates = []
