@@ -370,8 +370,9 @@ def save_training_curves(
     figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), dpi=DPI, squeeze=False)
     flat_axes = axes.flatten()
     for ax, (key, (steps, values)) in zip(flat_axes, series.items(), strict=False):
-        # Metrics of evaluate_at points are few, so they get markers.
-        ax.plot(steps, values, marker="o" if key.startswith("test/") else None)
+        # Metrics of evaluate_at points are few, and a line through a single point draws nothing, so both get markers.
+        few = key.startswith("test/") or len(steps) == 1
+        ax.plot(steps, values, marker="o" if few else None)
         ax.set_title(key)
         ax.set_xlabel("step")
     for ax in flat_axes[len(series) :]:
