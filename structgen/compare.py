@@ -17,7 +17,7 @@ from torch import nn
 from .config import ComponentConfig, ResolvedExperiment, apply_overrides, load_config_file, parse_config, resolve
 from .core import Strategy
 from .errors import ConfigError, RunDirectoryError
-from .experiment import Experiment, build_experiment, evaluate, generate_for_evaluation, train
+from .experiment import Experiment, build_experiment, evaluate, evaluation_split, generate_for_evaluation, train
 from .pictures import save_panels
 from .registry import Registry
 from .training import TrainingObserver
@@ -62,7 +62,9 @@ class CompareConfig(BaseModel):
         "median", description="What the printed table shows per strategy: the median over seeds, or mean ± std."
     )
     real_floor: bool = Field(
-        False, description="Add a `real` record: the metrics of the validation split against the test split."
+        False,
+        description="Add a `real` record: the metrics of the validation split against the test split (of part of "
+        "the training split against the validation split when training.eval_split is validation).",
     )
     picture_samples: int = Field(1000, gt=0, description="Objects per panel of the comparison picture.")
 
@@ -99,7 +101,7 @@ def load_compare_config(target: str, registry: Registry) -> CompareConfig:
 
 
 def seeds_of(compare: CompareConfig, label: str) -> range:
-    """The seeds that strategy ``label`` runs: ``strategy_seeds`` where given, never more than ``seeds``."""
+    """Return the seeds that strategy ``label`` runs: ``strategy_seeds`` where given, never more than ``seeds``."""
     return range(min(compare.strategy_seeds.get(label, compare.seeds), compare.seeds))
 
 
@@ -211,15 +213,34 @@ def run_compare(
         if experiment is None:
             continue
         if compare.real_floor:
-            metrics = evaluate(experiment, experiment.data.validation.x)
-            records.append({"dataset": dataset.name, "strategy": REAL, "seed": 0, "seconds": 0.0, "metrics": metrics})
+            metrics = evaluate(experiment, real_floor_objects(experiment))
+            record = {"dataset": dataset.name, "strategy": REAL, "seed": 0, "seconds": 0.0, "metrics": metrics}
+            records.append(_with_split(record, experiment))
             _write_records(out, records)
-        real_panel = (REAL, experiment.data.test.x[: compare.picture_samples].cpu())
+        real_panel = (REAL, evaluation_split(experiment).x[: compare.picture_samples].cpu())
         try:
             save_panels(experiment.domain, [real_panel] + panels, out / f"{dataset.name}.png", title=dataset.name)
         except NotImplementedError:
             logger.info("domain of %s cannot draw; no picture written", dataset.name)
     return records
+
+
+def real_floor_objects(experiment: Experiment) -> torch.Tensor:
+    """Return the real objects that the ``real`` record scores as if they were generated.
+
+    They are the validation split, or, when the runs evaluate on the
+    validation split, as many objects of the training split.
+    """
+    data = experiment.data
+    if experiment.resolved.config.training.eval_split == "validation":
+        return data.train.x[: len(data.validation.x)]
+    return data.validation.x
+
+
+def _with_split(record: dict[str, Any], experiment: Experiment) -> dict[str, Any]:
+    # Records of runs scored on the validation split carry a "split" key, so that they are not read as test figures.
+    split = experiment.resolved.config.training.eval_split
+    return record if split == "test" else {**record, "split": split}
 
 
 def generator_state(strategy: Strategy, label: str) -> dict[str, torch.Tensor]:
@@ -272,7 +293,7 @@ def run_one(
         record["history"] = trainer.history
     if start is not None:
         record["start_from"] = start[0]
-    return experiment, record, samples
+    return experiment, _with_split(record, experiment), samples
 
 
 def _write_records(out: Path, records: list[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -70,6 +70,11 @@ class TrainingConfig(BaseModel):
         0, ge=0, description="Steps between checkpoints; 0 writes one checkpoint at the end only."
     )
     eval_samples: int = Field(2500, gt=0, description="Generated objects that the final metrics are computed on.")
+    eval_split: Literal["test", "validation"] = Field(
+        "test",
+        description="Split that the metrics compare generated objects with: test for the figures you report, "
+        "validation while you choose settings.",
+    )
     evaluate_at: list[int] = Field(
         default_factory=list,
         description="Steps after which the metrics are also computed, recorded as the run's history "

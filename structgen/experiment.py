@@ -14,7 +14,7 @@ import torch
 
 from .config import ComponentConfig, ResolvedExperiment, parse_config, resolve
 from .context import BuildContext
-from .core import DataSplits, Domain, Metric, Strategy
+from .core import DataSplits, Domain, Metric, Split, Strategy
 from .devices import resolve_device
 from .distributed import broadcast_parameters, init_from_environment, rank
 from .errors import DataError
@@ -118,16 +118,23 @@ def generate(strategy: Strategy, n: int, conditions: torch.Tensor | None = None,
     return torch.cat(parts)
 
 
-def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor | None:
-    """Conditions for ``n`` evaluation samples of conditional data: test-split conditions drawn with replacement.
+def evaluation_split(experiment: Experiment) -> Split:
+    """Return the split that the metrics compare generated objects with (``training.eval_split``)."""
+    if experiment.resolved.config.training.eval_split == "validation":
+        return experiment.data.validation
+    return experiment.data.test
 
-    The generated set then has the test split's class balance. Paired data
+
+def evaluation_conditions(data: DataSplits, n: int, seed: int, split: str = "test") -> torch.Tensor | None:
+    """Conditions for ``n`` evaluation samples of conditional data: conditions of ``split`` drawn with replacement.
+
+    The generated set then has that split's class balance. Paired data
     (``info["paired"]``, where each condition has one right answer, such as
-    a misspelt name and its correction) gets every test condition once, in
-    order, whatever ``n`` is, so generated row i corresponds to test row i. Returns
-    None for unconditional data.
+    a misspelt name and its correction) gets every condition of the split
+    once, in order, whatever ``n`` is, so generated row i corresponds to row
+    i of the split. Returns None for unconditional data.
     """
-    conditions = data.test.condition
+    conditions = data.validation.condition if split == "validation" else data.test.condition
     if conditions is None:
         return None
     if data.info.get("paired", False):
@@ -138,20 +145,23 @@ def evaluation_conditions(data: DataSplits, n: int, seed: int) -> torch.Tensor |
 
 
 def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:
-    """Generate the set that metrics score: ``training.eval_samples`` objects, conditioned like the test split."""
+    """Generate the set that metrics score: ``training.eval_samples`` objects, conditioned like the evaluation split."""
     config = experiment.resolved.config
-    conditions = evaluation_conditions(experiment.data, config.training.eval_samples, config.seed)
+    conditions = evaluation_conditions(
+        experiment.data, config.training.eval_samples, config.seed, config.training.eval_split
+    )
     n = config.training.eval_samples if conditions is None else len(conditions)
     return generate(experiment.strategy, n, conditions)
 
 
 def evaluate(experiment: Experiment, samples: torch.Tensor | None = None) -> dict[str, float]:
-    """Compute every metric on the test split against ``samples`` (generated if None)."""
+    """Compute every metric on the split that ``training.eval_split`` names against ``samples`` (generated if None)."""
     if samples is None:
         samples = generate_for_evaluation(experiment)
+    real = evaluation_split(experiment).x
     results: dict[str, float] = {}
     for metric in experiment.metrics:
-        results.update(metric.compute(experiment.data.test.x, samples))
+        results.update(metric.compute(real, samples))
     return results
 
 
@@ -185,7 +195,13 @@ def train(
             return evaluate(experiment)
 
     trainer = Trainer(
-        experiment.strategy, experiment.data.train, config.training, config.seed + rank(), all_observers, evaluator
+        experiment.strategy,
+        experiment.data.train,
+        config.training,
+        config.seed + rank(),
+        all_observers,
+        evaluator,
+        evaluation_label=config.training.eval_split,
     )
     if resume and run is not None:
         if run.has_checkpoint():
@@ -226,7 +242,7 @@ def run_experiment(
 def save_run_pictures(experiment: Experiment, directory: Path, samples: torch.Tensor) -> list[Path]:
     """Save the pictures of a finished run into ``directory``; return the paths written.
 
-    Samples beside test objects, training curves, latent interpolations
+    Samples beside objects of the evaluation split, training curves, latent interpolations
     (for strategies that decode latent codes) and one row per class (for
     conditional models). A domain that cannot draw gets the curves only.
     """
@@ -235,7 +251,7 @@ def save_run_pictures(experiment: Experiment, directory: Path, samples: torch.Te
     seed = experiment.resolved.config.seed
     num_classes = experiment.data.info.get("num_classes")
     written = []
-    if save_samples(experiment.domain, samples, directory / "samples.png", experiment.data.test.x):
+    if save_samples(experiment.domain, samples, directory / "samples.png", evaluation_split(experiment).x):
         written.append(directory / "samples.png")
     pictures = [
         save_training_curves(directory, directory / "curves.png"),

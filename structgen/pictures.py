@@ -371,7 +371,7 @@ def save_training_curves(
     flat_axes = axes.flatten()
     for ax, (key, (steps, values)) in zip(flat_axes, series.items(), strict=False):
         # Metrics of evaluate_at points are few, and a line through a single point draws nothing, so both get markers.
-        few = key.startswith("test/") or len(steps) == 1
+        few = key.startswith(("test/", "validation/")) or len(steps) == 1
         ax.plot(steps, values, marker="o" if few else None)
         ax.set_title(key)
         ax.set_xlabel("step")

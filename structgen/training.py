@@ -38,10 +38,12 @@ class Trainer:
         seed: seed of the batch order.
         observers: notified of logs and checkpoints.
         evaluator: computes the metrics after each step in ``config.evaluate_at``;
-            its results go into :attr:`history` and, prefixed ``test/``, to the
-            observers' logs. It runs on a copy of the random state, so training
-            continues as it would without it.
+            its results go into :attr:`history` and, prefixed with
+            ``evaluation_label`` and a slash (``test/``), to the observers'
+            logs. It runs on a copy of the random state, so training continues
+            as it would without it.
         history: ``{"step": s, "metrics": {...}}`` per evaluation so far.
+        evaluation_label: name of the split the evaluator scores against, the prefix of its logged keys.
     """
 
     strategy: Strategy
@@ -51,6 +53,7 @@ class Trainer:
     observers: tuple[TrainingObserver, ...] = ()
     evaluator: Callable[[], dict[str, float]] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    evaluation_label: str = "test"
 
     def __post_init__(self) -> None:
         self.step = 0
@@ -141,7 +144,7 @@ class Trainer:
         self.strategy.train()
         self.history.append({"step": self.step, "metrics": metrics})
         for observer in self.observers:
-            observer.on_log(self.step, {f"test/{name}": value for name, value in metrics.items()})
+            observer.on_log(self.step, {f"{self.evaluation_label}/{name}": value for name, value in metrics.items()})
 
     def _checkpoint(self) -> None:
         if not self.observers:

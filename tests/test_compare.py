@@ -14,6 +14,7 @@ from structgen.compare import (
     deep_merge,
     load_compare_config,
     median_table,
+    real_floor_objects,
     run_compare,
     summary_table,
     validate_compare,
@@ -216,3 +217,31 @@ def test_strategy_seeds_run_fewer_seeds_of_one_strategy(tmp_path, registry) -> N
 def test_strategy_seeds_are_checked(tmp_path, registry, changes, message) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_compare(_text_compare(tmp_path, **changes), registry)
+
+
+def test_validation_runs_are_marked(tmp_path, registry) -> None:
+    compare = _text_compare(tmp_path, start_from={}, seeds=1, real_floor=True)
+    records = run_compare(compare, registry, tmp_path / "out", overrides=["training.eval_split=validation"])
+    assert [record["strategy"] for record in records] == ["mle", "continued", "real"]
+    assert {record.get("split") for record in records} == {"validation"}
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written[0]["split"] == "validation"
+
+
+@pytest.mark.parametrize("split", ["test", "validation"])
+def test_real_floor_never_scores_a_split_against_itself(registry, split) -> None:
+    from structgen.config import load_experiment
+    from structgen.experiment import build_experiment, evaluation_split
+
+    values = {
+        "data": {"name": "digits"},
+        "strategy": {"name": "vae"},
+        "generator": {"name": "mlp", "latent_dim": 4, "hidden": 16, "layers": 1},
+        "training": {"steps": 1, "eval_split": split},
+        "device": "cpu",
+    }
+    experiment = build_experiment(load_experiment(values=values, registry=registry), registry)
+    floor, scored_against = real_floor_objects(experiment), evaluation_split(experiment).x
+    expected = experiment.data.validation.x if split == "test" else experiment.data.train.x[: len(scored_against)]
+    assert torch.equal(floor, expected)
+    assert not torch.equal(floor, scored_against)

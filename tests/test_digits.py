@@ -66,6 +66,15 @@ def test_real_floor_beats_noise(registry):
     assert noise["classes_covered"] < 10
 
 
+def test_eval_split_chooses_the_compared_split(registry):
+    on_test = _digits_experiment(registry)
+    on_validation = _digits_experiment(registry, eval_split="validation")
+    validation = on_test.data.validation.x
+    # A set compared with itself has Fréchet distance 0, up to round-off.
+    assert evaluate(on_validation, validation)["frechet_distance"] < 1e-3
+    assert evaluate(on_test, validation)["frechet_distance"] > 1.0
+
+
 def test_classifier_leaves_the_random_state_alone(registry, tmp_path, monkeypatch):
     # Trained or loaded from the cache, the classifier must not shift the random numbers that training draws next.
     monkeypatch.setenv("STRUCTGEN_CACHE_DIR", str(tmp_path))
