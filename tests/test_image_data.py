@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -252,6 +252,7 @@ def test_png_16_bit_and_alpha(tmp_path):
 
 
 @settings(max_examples=50, deadline=None)
+@example(count=4, validation_fraction=0.375, test_fraction=0.375)
 @given(
     count=st.integers(3, 200),
     validation_fraction=st.floats(0.01, 0.45),

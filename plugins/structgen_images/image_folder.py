@@ -251,13 +251,20 @@ def load_images(params: ImageFolderParams) -> LoadedImages:
 
 def split_indices(count: int, params: ImageFolderParams) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Shuffle ``range(count)`` with ``split_seed`` and cut it into train, validation and test indices."""
+    if count < 3:
+        raise DataError(
+            f"{params.path}: {count} image(s) are too few to split into train, validation and test; each split "
+            "needs at least 1 image, so give at least 3"
+        )
     n_validation = max(1, round(params.validation_fraction * count))
     n_test = max(1, round(params.test_fraction * count))
-    if count - n_validation - n_test < 1:
-        raise DataError(
-            f"{params.path}: {count} image(s) are too few to split into train ({count - n_validation - n_test}), "
-            f"validation ({n_validation}) and test ({n_test}); each split needs at least 1 image, so give at least 3"
-        )
+    # Rounding both fractions up can leave no training image (4 images at 0.375 each give 2 + 2);
+    # the larger held-out split then gives images back until one is left for training.
+    while count - n_validation - n_test < 1:
+        if n_validation >= n_test:
+            n_validation -= 1
+        else:
+            n_test -= 1
     order = torch.randperm(count, generator=torch.Generator().manual_seed(params.split_seed))
     return order[n_test + n_validation :], order[n_test : n_test + n_validation], order[:n_test]
 
