@@ -96,6 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if rank() != 0:
         return 0
     _print_table(["metric", "value"], [[name, f"{value:.4g}"] for name, value in results.items()])
+    if resolved.config.training.eval_split != "test":
+        print(f"metrics compare with the {resolved.config.training.eval_split} split, not the test split")
     print(f"run written to {out}")
     return 0
 

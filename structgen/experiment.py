@@ -234,7 +234,11 @@ def run_experiment(
         return {}
     samples = generate_for_evaluation(experiment)
     results = evaluate(experiment, samples)
-    run.write_results({"metrics": results, "steps": resolved.config.training.steps, "history": trainer.history})
+    report: dict[str, Any] = {"metrics": results, "steps": resolved.config.training.steps, "history": trainer.history}
+    if resolved.config.training.eval_split != "test":
+        # Scores against the validation split are for choosing settings, so they must not read as test figures.
+        report["split"] = resolved.config.training.eval_split
+    run.write_results(report)
     save_run_pictures(experiment, run.path, samples)
     return results
 

@@ -6,7 +6,7 @@ Layout of a run directory::
     run.json         structgen version and the domain spec that rebuilds the model
     metrics.jsonl    one JSON object per logging step
     checkpoint.pt    last checkpoint (weights, optimizers, step), written atomically
-    results.json     final metrics on the test split
+    results.json     final metrics on the test split (on the validation split with training.eval_split)
     samples.png      picture of generated samples, where the domain can draw
     curves.png       the logged numbers against the training step
     interpolation.png  straight lines between latent codes, for generators that decode codes

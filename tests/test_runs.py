@@ -50,6 +50,14 @@ def test_run_writes_run_directory(tmp_path, config_file, capsys):
     assert state["step"] == 40
 
 
+def test_validation_run_is_marked(tmp_path, config_file, capsys):
+    out = tmp_path / "run"
+    args = ["run", str(config_file), "--out", str(out), "--no-progress", "--set", "training.eval_split=validation"]
+    assert main(args) == 0
+    assert "validation split, not the test split" in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text())["split"] == "validation"
+
+
 def test_run_refuses_existing_directory(tmp_path, config_file, capsys):
     out = tmp_path / "run"
     assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
