@@ -6,20 +6,19 @@ class, and the training curves of a run directory.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from .core import Domain, Generator, Strategy
 from .devices import module_device
 from .errors import DataError
+from .inference.discrete import eval_mode
 from .runs import METRICS
 
 # Approximate width in screen pixels of an image grid. Each object pixel becomes a whole number of screen pixels.
@@ -100,17 +99,6 @@ def interpolation_codes(start: torch.Tensor, end: torch.Tensor, steps: int) -> t
     return start[:, None, :] + weights[None, :, None] * (end - start)[:, None, :]
 
 
-@contextlib.contextmanager
-def _evaluation_mode(module: nn.Module) -> Iterator[None]:
-    """Put ``module`` in evaluation mode (batch-norm running statistics) and restore its mode afterwards."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
-
-
 @torch.no_grad()
 def interpolation_batch(
     generator: Generator, rows: int, steps: int, seed: int = 0, condition: int | None = None
@@ -142,7 +130,7 @@ def interpolation_batch(
     labels = None
     if condition is not None:
         labels = torch.full((rows * steps,), condition, dtype=torch.long, device=codes.device)
-    with _evaluation_mode(generator):
+    with eval_mode(generator):
         objects = generator.harden(generator(codes.flatten(0, 1), labels))
     return codes, objects.view(rows, steps, *objects.shape[1:])
 
@@ -249,7 +237,7 @@ def class_grid_batch(model: Generator | Strategy, conditions: torch.Tensor, seed
     """
     device = conditions.device
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), _evaluation_mode(model):
+    with torch.random.fork_rng(devices=devices), eval_mode(model):
         torch.manual_seed(seed)
         try:
             return model.sample(len(conditions), conditions)
