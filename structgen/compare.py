@@ -17,7 +17,15 @@ from torch import nn
 from .config import ComponentConfig, ResolvedExperiment, apply_overrides, load_config_file, parse_config, resolve
 from .core import Strategy
 from .errors import ConfigError, RunDirectoryError
-from .experiment import Experiment, build_experiment, evaluate, evaluation_split, generate_for_evaluation, train
+from .experiment import (
+    Experiment,
+    build_experiment,
+    evaluate,
+    evaluation_split,
+    generate_for_evaluation,
+    split_mark,
+    train,
+)
 from .pictures import save_panels
 from .registry import Registry
 from .training import TrainingObserver
@@ -215,7 +223,7 @@ def run_compare(
         if compare.real_floor:
             metrics = evaluate(experiment, real_floor_objects(experiment))
             record = {"dataset": dataset.name, "strategy": REAL, "seed": 0, "seconds": 0.0, "metrics": metrics}
-            records.append(_with_split(record, experiment))
+            records.append({**record, **split_mark(experiment)})
             _write_records(out, records)
         real_panel = (REAL, evaluation_split(experiment).x[: compare.picture_samples].cpu())
         try:
@@ -235,12 +243,6 @@ def real_floor_objects(experiment: Experiment) -> torch.Tensor:
     if experiment.resolved.config.training.eval_split == "validation":
         return data.train.x[: len(data.validation.x)]
     return data.validation.x
-
-
-def _with_split(record: dict[str, Any], experiment: Experiment) -> dict[str, Any]:
-    # Records of runs scored on the validation split carry a "split" key, so that they are not read as test figures.
-    split = experiment.resolved.config.training.eval_split
-    return record if split == "test" else {**record, "split": split}
 
 
 def generator_state(strategy: Strategy, label: str) -> dict[str, torch.Tensor]:
@@ -293,7 +295,7 @@ def run_one(
         record["history"] = trainer.history
     if start is not None:
         record["start_from"] = start[0]
-    return experiment, _with_split(record, experiment), samples
+    return experiment, {**record, **split_mark(experiment)}, samples
 
 
 def _write_records(out: Path, records: list[dict[str, Any]]) -> None:

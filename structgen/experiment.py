@@ -125,16 +125,26 @@ def evaluation_split(experiment: Experiment) -> Split:
     return experiment.data.test
 
 
-def evaluation_conditions(data: DataSplits, n: int, seed: int, split: str = "test") -> torch.Tensor | None:
-    """Conditions for ``n`` evaluation samples of conditional data: conditions of ``split`` drawn with replacement.
+def split_mark(experiment: Experiment) -> dict[str, str]:
+    """Return ``{"split": name}`` for results scored on a split other than test, else an empty mapping.
 
-    The generated set then has that split's class balance. Paired data
-    (``info["paired"]``, where each condition has one right answer, such as
-    a misspelt name and its correction) gets every condition of the split
-    once, in order, whatever ``n`` is, so generated row i corresponds to row
-    i of the split. Returns None for unconditional data.
+    Scores against the validation split are for choosing settings, so their
+    records say so and cannot pass for test figures.
     """
-    conditions = data.validation.condition if split == "validation" else data.test.condition
+    split = experiment.resolved.config.training.eval_split
+    return {} if split == "test" else {"split": split}
+
+
+def evaluation_conditions(data: DataSplits, n: int, seed: int, split: Split | None = None) -> torch.Tensor | None:
+    """Draw conditions for ``n`` evaluation samples of conditional data from ``split`` (default: test).
+
+    They are drawn with replacement, so the generated set has that split's
+    class balance. Paired data (``info["paired"]``, where each condition has
+    one right answer, such as a misspelt name and its correction) gets every
+    condition of the split once, in order, whatever ``n`` is, so generated
+    row i corresponds to row i of the split. Returns None for unconditional data.
+    """
+    conditions = (data.test if split is None else split).condition
     if conditions is None:
         return None
     if data.info.get("paired", False):
@@ -148,7 +158,7 @@ def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:
     """Generate the set that metrics score: ``training.eval_samples`` objects, conditioned like the evaluation split."""
     config = experiment.resolved.config
     conditions = evaluation_conditions(
-        experiment.data, config.training.eval_samples, config.seed, config.training.eval_split
+        experiment.data, config.training.eval_samples, config.seed, evaluation_split(experiment)
     )
     n = config.training.eval_samples if conditions is None else len(conditions)
     return generate(experiment.strategy, n, conditions)
@@ -234,11 +244,8 @@ def run_experiment(
         return {}
     samples = generate_for_evaluation(experiment)
     results = evaluate(experiment, samples)
-    report: dict[str, Any] = {"metrics": results, "steps": resolved.config.training.steps, "history": trainer.history}
-    if resolved.config.training.eval_split != "test":
-        # Scores against the validation split are for choosing settings, so they must not read as test figures.
-        report["split"] = resolved.config.training.eval_split
-    run.write_results(report)
+    steps = resolved.config.training.steps
+    run.write_results({"metrics": results, "steps": steps, "history": trainer.history, **split_mark(experiment)})
     save_run_pictures(experiment, run.path, samples)
     return results
 
