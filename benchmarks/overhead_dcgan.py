@@ -1,9 +1,9 @@
 """Time training steps of the ``gan_ns`` DCGAN of ``structgen compare mnist`` against a plain PyTorch loop.
 
-Both sides train the same DCGAN generator and discriminator (the plain loop
-gets deep copies of the modules structgen built) on the 28x28 mnist
-training split, with the same batch size, non-saturating loss, weight
-average and Adam settings, in one process. Rounds alternate between the two
+Both sides train the same DCGAN generator and discriminator on the 28x28
+mnist training split, in one process. The plain loop gets deep copies of
+the modules structgen built. They share the batch size, the
+non-saturating loss, the weight average and the Adam settings. Rounds alternate between the two
 sides so that drift in machine load hits both; the best round of each side
 is compared. The last line of output is ``ratio: R``, structgen's steps per
 second over the plain loop's.

@@ -258,8 +258,8 @@ def split_indices(count: int, params: ImageFolderParams) -> tuple[torch.Tensor, 
         )
     n_validation = max(1, round(params.validation_fraction * count))
     n_test = max(1, round(params.test_fraction * count))
-    # Rounding both fractions up can leave no training image (4 images at 0.375 each give 2 + 2);
-    # the larger held-out split then gives images back until one is left for training.
+    # Rounding both fractions up can leave no training image: 4 images at 0.375 each give 2 + 2.
+    # The larger held-out split then gives images back until one is left for training.
     while count - n_validation - n_test < 1:
         if n_validation >= n_test:
             n_validation -= 1
