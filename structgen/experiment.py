@@ -74,7 +74,24 @@ def build_experiment(resolved: ResolvedExperiment, registry: Registry) -> Experi
             metrics.append(context.build("metric", ComponentConfig.model_validate(section)))
     else:
         metrics = [context.build("metric", section) for section in metric_sections]
-    return Experiment(resolved, context, data, strategy, metrics)
+    experiment = Experiment(resolved, context, data, strategy, metrics)
+    check_metric_sizes(experiment)
+    return experiment
+
+
+def check_metric_sizes(experiment: Experiment) -> None:
+    """Check that every metric can score the evaluation split and the generated set, before any training."""
+    split_name = experiment.resolved.config.training.eval_split
+    real = len(evaluation_split(experiment).x)
+    generated = evaluation_sample_count(experiment)
+    for metric in experiment.metrics:
+        try:
+            metric.check_sizes(real, generated)
+        except DataError as err:
+            raise DataError(
+                f"evaluation set too small (the {split_name} split contains {real} object{'' if real == 1 else 's'}, "
+                f"{generated} are generated): {err}"
+            ) from err
 
 
 def check_components(strategy: Strategy, data: DataSplits) -> None:
@@ -152,6 +169,17 @@ def evaluation_conditions(data: DataSplits, n: int, seed: int, split: Split | No
     generator = torch.Generator().manual_seed(seed)
     index = torch.randint(len(conditions), (n,), generator=generator).to(conditions.device)
     return conditions[index]
+
+
+def evaluation_sample_count(experiment: Experiment) -> int:
+    """Return how many objects :func:`generate_for_evaluation` draws.
+
+    That is ``training.eval_samples``, or the evaluation split's size for paired data.
+    """
+    split = evaluation_split(experiment)
+    if split.condition is not None and experiment.data.info.get("paired", False):
+        return len(split.condition)
+    return experiment.resolved.config.training.eval_samples
 
 
 def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:

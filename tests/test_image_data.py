@@ -427,18 +427,30 @@ def test_image_folder_bad_params(registry, params, field):
 # end to end
 
 
-def test_experiment_builds_from_image_folder(registry):
-    values = {
-        "data": {"name": "image_folder", "path": str(FIXTURES / "levels.npy")},
+def levels_experiment(**data: object) -> dict:
+    return {
+        "data": {"name": "image_folder", "path": str(FIXTURES / "levels.npy"), **data},
         "strategy": {"name": "vae"},
         "generator": {"name": "mlp", "latent_dim": 4, "hidden": 16, "layers": 1},
         "training": {"steps": 1, "batch_size": 4, "eval_samples": 10},
         "device": "cpu",
     }
 
+
+def test_experiment_builds_from_image_folder(registry):
+    values = levels_experiment(test_fraction=0.2)
+
     experiment = build_experiment(load_experiment(values=values, registry=registry), registry)
 
     assert experiment.domain.event_shape == (1, 8, 8)
-    assert len(experiment.data.train) == 8
+    assert len(experiment.data.train) == 7
     assert experiment.data.info["path"] == str(FIXTURES / "levels.npy")
     assert len(experiment.metrics) == 1
+
+
+def test_experiment_one_test_image_raises_before_training(registry):
+    # 10 images at the default fractions leave 1 test image, and mmd needs 2.
+    values = levels_experiment()
+
+    with pytest.raises(DataError, match="the test split contains 1 object,.*mmd needs at least 2 real objects, got 1"):
+        build_experiment(load_experiment(values=values, registry=registry), registry)

@@ -239,7 +239,7 @@ def test_density_coverage_metric_values(flatten_context):
 
 def test_manifold_metric_too_few_generated(flatten_context):
     metric = flatten_context.build("metric", ComponentConfig(name="precision_recall", feature_extractor="flatten"))
-    with pytest.raises(DataError, match="k=3 needs more than 3 generated objects, got 3"):
+    with pytest.raises(DataError, match="needs at least 4 generated objects, got 3"):
         metric.compute(normal(50, 2, seed=19), normal(3, 2, seed=20))
 
 
@@ -302,7 +302,7 @@ def test_inception_metric_needs_classifier(flatten_context):
 
 def test_inception_metric_too_few_generated():
     metric = InceptionScore(FlattenFeatures(), splits=10)
-    with pytest.raises(DataError, match="splits=10 needs at least 10 generated objects, got 9"):
+    with pytest.raises(DataError, match="needs at least 10 generated objects, got 9; lower splits \\(10\\)"):
         metric.compute(torch.zeros(20, 2), torch.zeros(9, 2))
 
 

@@ -13,6 +13,7 @@ import torch
 from structgen import ConfigError, DataError
 from structgen.config import load_experiment
 from structgen.context import BuildContext
+from structgen.experiment import build_experiment
 from structgen.plugins import default_registry
 from structgen_vectors.domain import VectorDomain
 from structgen_vectors.points import PointsParams, build_points, read_points
@@ -311,3 +312,25 @@ def test_config_missing_path_raises():
 def test_config_unknown_field_raises(tmp_path):
     with pytest.raises(ConfigError, match="data.delimiter: unknown field"):
         load_experiment(values=points_experiment(tmp_path / "points.csv", delimiter=";"))
+
+
+def test_experiment_too_few_test_points_for_mmd_raises_before_training(tmp_path):
+    path = write_csv(tmp_path / "three.csv", POINTS[:3])
+    resolved = load_experiment(values=points_experiment(path))
+
+    with pytest.raises(DataError) as error:
+        build_experiment(resolved, default_registry())
+
+    message = str(error.value)
+    assert "the test split contains 1 object," in message
+    assert "mmd needs at least 2 real objects, got 1" in message
+    assert "larger held-out fraction" in message
+
+
+def test_experiment_larger_test_fraction_scores_small_file(tmp_path):
+    path = write_csv(tmp_path / "six.csv", POINTS[:6])
+    resolved = load_experiment(values=points_experiment(path, test_fraction=0.34))
+
+    experiment = build_experiment(resolved, default_registry())
+
+    assert len(experiment.data.test) == 2

@@ -19,3 +19,12 @@ class Metric(ABC):
     @abstractmethod
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
         """Return named figures for ``generated`` against ``real``."""
+
+    def check_sizes(self, real: int, generated: int) -> None:
+        """Raise :class:`~structgen.errors.DataError` when ``compute`` cannot score sets of these sizes.
+
+        Experiments call it before training, so that a split too small for a
+        metric is reported before any time is spent. The default accepts any
+        sizes.
+        """
+        return None

@@ -8,6 +8,7 @@ from pydantic import Field
 from ..config import ComponentConfig, ComponentParams
 from ..context import BuildContext
 from ..core import FeatureExtractor, Metric
+from .sizes import require_count
 
 
 def frechet_distance(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -68,7 +69,13 @@ class FrechetDistance(Metric):
         self.extractor = extractor
         self.match_sample_size = match_sample_size
 
+    def check_sizes(self, real: int, generated: int) -> None:
+        # A covariance needs two objects.
+        require_count("frechet_distance", "real", real, 2)
+        require_count("frechet_distance", "generated", generated, 2)
+
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
+        self.check_sizes(len(real), len(generated))
         real_features = self.extractor.features(real)
         generated_features = self.extractor.features(generated)
         if not self.match_sample_size or len(generated_features) <= len(real_features):

@@ -8,7 +8,8 @@ from pydantic import Field
 from ..config import ComponentConfig, ComponentParams
 from ..context import BuildContext
 from ..core import FeatureExtractor, Metric
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
+from .sizes import require_count
 
 ROW_SUM_TOLERANCE = 1e-3
 
@@ -83,12 +84,11 @@ class InceptionScore(Metric):
         self.extractor = extractor
         self.splits = splits
 
+    def check_sizes(self, real: int, generated: int) -> None:
+        require_count("inception_score", "generated", generated, self.splits, f"lower splits ({self.splits})")
+
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
-        if len(generated) < self.splits:
-            raise DataError(
-                f"inception_score with splits={self.splits} needs at least {self.splits} generated objects, "
-                f"got {len(generated)}; lower splits or raise training.eval_samples"
-            )
+        self.check_sizes(len(real), len(generated))
         mean, std = inception_score(self.extractor.class_probabilities(generated), self.splits)
         return {"inception_score": mean, "inception_score_std": std}
 

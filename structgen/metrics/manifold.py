@@ -17,7 +17,7 @@ from pydantic import Field
 from ..config import ComponentConfig, ComponentParams
 from ..context import BuildContext
 from ..core import FeatureExtractor, Metric
-from ..errors import DataError
+from .sizes import require_count
 
 DEFAULT_CHUNK_SIZE = 1024
 
@@ -177,14 +177,6 @@ class DensityCoverageParams(ManifoldParams):
     )
 
 
-def _require_more_than_k(metric: str, k: int, role: str, count: int) -> None:
-    if count <= k:
-        raise DataError(
-            f"{metric} with k={k} needs more than {k} {role} objects, got {count}; "
-            "lower the metric's k, or raise training.eval_samples when the generated set is too small"
-        )
-
-
 class PrecisionRecall(Metric):
     """Reports ``precision`` and ``recall`` (:func:`precision_recall`) in a feature extractor's space."""
 
@@ -193,10 +185,15 @@ class PrecisionRecall(Metric):
         self.k = k
         self.max_samples = max_samples
 
+    def check_sizes(self, real: int, generated: int) -> None:
+        # Each set's balls reach its k-th nearest other member.
+        for role, count in (("real", real), ("generated", generated)):
+            count = min(count, self.max_samples)
+            require_count("precision_recall", role, count, self.k + 1, f"lower k ({self.k})")
+
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
+        self.check_sizes(len(real), len(generated))
         real, generated = real[: self.max_samples], generated[: self.max_samples]
-        _require_more_than_k("precision_recall", self.k, "real", len(real))
-        _require_more_than_k("precision_recall", self.k, "generated", len(generated))
         precision, recall = precision_recall(self.extractor.features(real), self.extractor.features(generated), self.k)
         return {"precision": precision, "recall": recall}
 
@@ -209,11 +206,14 @@ class DensityCoverage(Metric):
         self.k = k
         self.max_samples = max_samples
 
+    def check_sizes(self, real: int, generated: int) -> None:
+        # Only the real set has balls; they reach each real object's k-th nearest other real object.
+        require_count("density_coverage", "real", min(real, self.max_samples), self.k + 1, f"lower k ({self.k})")
+        require_count("density_coverage", "generated", generated, 1)
+
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
+        self.check_sizes(len(real), len(generated))
         real, generated = real[: self.max_samples], generated[: self.max_samples]
-        _require_more_than_k("density_coverage", self.k, "real", len(real))
-        if len(generated) == 0:
-            raise DataError("density_coverage needs at least one generated object, got none")
         density, coverage = density_coverage(self.extractor.features(real), self.extractor.features(generated), self.k)
         return {"density": density, "coverage": coverage}
 

@@ -8,6 +8,7 @@ from pydantic import Field
 from ..config import ComponentParams
 from ..context import BuildContext
 from ..core import Metric
+from .sizes import require_count
 
 
 def median_bandwidth(x: torch.Tensor) -> float:
@@ -62,7 +63,12 @@ class MMD(Metric):
         self.bandwidth = bandwidth
         self.max_samples = max_samples
 
+    def check_sizes(self, real: int, generated: int) -> None:
+        require_count("mmd", "real", real, 2)
+        require_count("mmd", "generated", generated, 2)
+
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
+        self.check_sizes(len(real), len(generated))
         x = real[: self.max_samples].flatten(1).double()
         y = generated[: self.max_samples].flatten(1).double().to(x.device)
         bandwidth = self.bandwidth if self.bandwidth is not None else median_bandwidth(x)
