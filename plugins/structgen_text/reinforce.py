@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
-from torch import nn
 
 from structgen import Discriminator
+from structgen.inference.discrete import eval_mode
 
 from .autoregressive import AutoregressiveGenerator
 
@@ -110,7 +107,7 @@ def rollout_rewards(
     mask = generator.domain.mask(samples)
     last = mask.sum(dim=1) - 1
 
-    with _evaluation_mode(generator, discriminator):
+    with eval_mode(generator, discriminator):
         whole = torch.sigmoid(discriminator(samples))
         rewards = whole.unsqueeze(1).expand(n, length).clone()
         for position in range(length - 1):
@@ -123,16 +120,3 @@ def rollout_rewards(
             scores = torch.sigmoid(discriminator(completed)).view(rollouts, len(active))
             rewards[active, position] = scores.mean(dim=0)
     return torch.where(mask, rewards, torch.zeros_like(rewards))
-
-
-@contextmanager
-def _evaluation_mode(*modules: nn.Module) -> Iterator[None]:
-    # Each submodule's own flag is restored, so a mix of modes survives.
-    modes = [(submodule, submodule.training) for module in modules for submodule in module.modules()]
-    for module in modules:
-        module.eval()
-    try:
-        yield
-    finally:
-        for submodule, mode in modes:
-            submodule.training = mode
