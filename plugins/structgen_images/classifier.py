@@ -33,6 +33,12 @@ class ClassifierParams(ComponentParams):
     seed: int = Field(0, ge=0, description="Seed of initialisation and batch order.")
 
 
+def image_shape(images: torch.Tensor) -> tuple[int, int, int]:
+    """Return ``(C, H, W)`` of a batch of images of shape ``(n, C, H, W)``."""
+    channels, height, width = images.shape[1:]
+    return channels, height, width
+
+
 class DigitClassifier(nn.Module):
     """``Conv 3x3 (16), ReLU, Conv 3x3 stride 2 (32), ReLU -> Linear (features) -> ReLU -> Linear (logits)``.
 
@@ -82,7 +88,7 @@ def train_classifier(
     generator = torch.Generator().manual_seed(params.seed)
     with torch.random.fork_rng():
         torch.manual_seed(params.seed)
-        model = DigitClassifier(tuple(images.shape[1:]), classes, params.feature_dim)
+        model = DigitClassifier(image_shape(images), classes, params.feature_dim)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
     images, labels = images.cpu(), labels.cpu()
     model.train()
@@ -122,7 +128,7 @@ def load_or_train(
         # Building the network draws initial weights from the global random state. A copy of that
         # state keeps a cached classifier from shifting the training that follows.
         with torch.random.fork_rng():
-            model = DigitClassifier(tuple(images.shape[1:]), classes, params.feature_dim)
+            model = DigitClassifier(image_shape(images), classes, params.feature_dim)
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval()
     logger.info("training the %s classifier; it is cached at %s", dataset, path)

@@ -48,9 +48,9 @@ def read_lines(path: Path) -> list[tuple[int, str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
+        bad_line = data[: err.start].count(b"\n") + 1
         raise DataError(
-            f"{path}: line {line} is not valid UTF-8 ({err.reason} at byte {err.start}); save the file as UTF-8"
+            f"{path}: line {bad_line} is not valid UTF-8 ({err.reason} at byte {err.start}); save the file as UTF-8"
         ) from err
     text = text.removeprefix("\ufeff")
 
