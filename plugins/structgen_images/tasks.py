@@ -55,7 +55,7 @@ def digits_task(params: Any, context: Any) -> CompareConfig:
 
 
 # The mnist comparison: four GAN losses, a VAE and an energy model with DCGAN networks of one width.
-# Widths are a quarter of DCGAN's (64 feature maps at full size in the discriminator, not 128),
+# Widths are a quarter of DCGAN's (32 feature maps in the first discriminator stage, not 128),
 # so that three seeds of each fit a 2-core CPU.
 MNIST_GENERATOR: dict[str, Any] = {"name": "dcgan", "latent_dim": 64, "channels": 32}
 MNIST_DISCRIMINATOR: dict[str, Any] = {"name": "dcgan", "channels": 32}
