@@ -25,15 +25,27 @@ class ProgressBar:
         self.total = total
         self.bar: Any = None
 
-    def on_log(self, step: int, logs: dict[str, float]) -> None:
-        if self.bar is None:  # created at the first log, so errors before training show no empty bar
-            from tqdm import tqdm
+    def on_start(self, step: int) -> None:
+        # Created when the loop starts, so that errors while building show no empty bar and the clock
+        # covers every step. A resumed run starts the bar at its checkpoint's step.
+        from tqdm import tqdm
 
-            self.bar = tqdm(
-                total=self.total, desc=self.label, unit="step", leave=False, dynamic_ncols=True, file=sys.stderr
-            )
-        self.bar.update(step - self.bar.n)
+        self.bar = tqdm(
+            total=self.total,
+            initial=step,
+            desc=self.label,
+            unit="step",
+            leave=False,
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+
+    def on_log(self, step: int, logs: dict[str, float]) -> None:
+        if self.bar is None:
+            return
+        # The new figures are set first, so that the redraw of update shows them.
         self.bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+        self.bar.update(step - self.bar.n)
         if step >= self.bar.total:
             self.bar.close()
 

@@ -208,6 +208,9 @@ class _RunObserver:
         self.run = run
         self.started = time.perf_counter()
 
+    def on_start(self, step: int) -> None:
+        self.started = time.perf_counter()
+
     def on_log(self, step: int, logs: dict[str, float]) -> None:
         self.run.log({"step": step, "seconds": round(time.perf_counter() - self.started, 3), **logs})
 

@@ -15,7 +15,9 @@ from .errors import TrainingError
 
 
 class TrainingObserver(Protocol):
-    """Receiver of the loop's logs and checkpoints: a run directory, a progress bar, a test."""
+    """Receiver of the loop's start, logs and checkpoints: a run directory, a progress bar, a test."""
+
+    def on_start(self, step: int) -> None: ...
 
     def on_log(self, step: int, logs: dict[str, float]) -> None: ...
 
@@ -95,6 +97,8 @@ class Trainer:
         device = self.train.x.device
         self.strategy.train()
         pending: list[dict[str, torch.Tensor]] = []
+        for observer in self.observers:
+            observer.on_start(self.step)
 
         try:
             while self.step < config.steps:

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from structgen import RunDirectoryError
-from structgen.cli import main
+from structgen.cli import ProgressBar, main
 from structgen.config import load_experiment
 from structgen.experiment import load_trained, run_experiment
 from structgen.runs import RunDirectory
@@ -271,3 +271,39 @@ def test_sample_writes_texts_of_a_text_model(tmp_path, capsys):
     # After 150 steps on eight names, most samples are names of the corpus.
     known = {"anna", "bob", "carla", "dora", "emil", "fynn", "greta", "hugo"}
     assert sum(text in known for text in texts) >= 20
+
+
+class RecordingBar(ProgressBar):
+    """A progress bar that keeps the first logged step and the bar's count just before it."""
+
+    first: tuple[int, int | None] | None = None
+
+    def on_log(self, step: int, logs: dict[str, float]) -> None:
+        if self.first is None:
+            self.first = (step, None if self.bar is None else self.bar.n)
+        super().on_log(step, logs)
+
+
+def test_progress_bar_exists_before_first_log(registry, tmp_path):
+    bar = RecordingBar("ring", 40)
+
+    run_experiment(
+        load_experiment(values=yaml.safe_load(CONFIG), registry=registry), registry, tmp_path / "run", (bar,)
+    )
+
+    assert bar.first == (10, 0)
+    assert bar.bar.n == 40
+
+
+def test_progress_bar_starts_at_resumed_step(tmp_path, registry):
+    values = yaml.safe_load(CONFIG)
+    half = load_experiment(values=values, overrides=["training.steps=20"], registry=registry)
+    run_experiment(half, registry, tmp_path / "run")
+    full = load_experiment(values=values, registry=registry)
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(full.to_dict(), sort_keys=False))
+    bar = RecordingBar("ring", 40)
+
+    run_experiment(full, registry, tmp_path / "run", observers=(bar,), resume=True)
+
+    assert bar.first == (30, 20)
+    assert bar.bar.n == 40

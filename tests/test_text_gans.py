@@ -61,6 +61,9 @@ class LogRecorder:
     def __init__(self) -> None:
         self.logs: dict[int, dict[str, float]] = {}
 
+    def on_start(self, step: int) -> None:
+        pass
+
     def on_log(self, step: int, logs: dict[str, float]) -> None:
         self.logs[step] = logs
 
