@@ -314,8 +314,9 @@ def summary_table(
 ) -> tuple[list[str], list[list[str]]]:
     """Rows of one per data set and strategy, one column per metric: the median over seeds, or mean ± std.
 
-    The standard deviation is the sample one (n - 1); a single seed shows
-    ± 0. Seconds are summarised the same way as the metrics.
+    The standard deviation is the sample one (n - 1). A single seed has
+    none, so it shows the value alone. Seconds are summarised the same way
+    as the metrics.
     """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in records:
@@ -335,5 +336,6 @@ def summary_table(
 def _summary(values: list[float], statistic: str, spec: str) -> str:
     if statistic == "median":
         return format(statistics.median(values), spec)
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{format(statistics.mean(values), spec)} ± {format(spread, '.2g')}"
+    if len(values) == 1:
+        return format(values[0], spec)
+    return f"{format(statistics.mean(values), spec)} ± {format(statistics.stdev(values), '.2g')}"
