@@ -143,11 +143,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from .devices import module_device
-    from .experiment import generate, load_trained
+    from .experiment import generate, load_trained, seed_everything
     from .pictures import save_class_grid, save_interpolation, save_samples
     from .plugins import default_registry
 
     strategy, domain, num_classes = load_trained(args.run_dir, default_registry(), device=args.device)
+    if args.seed is not None:
+        seed_everything(args.seed)
     # A conditional model draws the classes in turn: 0, 1, ..., num_classes - 1, 0, ...
     conditions = None if not num_classes else torch.arange(args.n, device=module_device(strategy)) % num_classes
     samples = generate(strategy, args.n, conditions)
@@ -155,6 +157,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", samples.cpu().numpy())
     written = [out / "samples.npy"]
+    if conditions is not None:
+        np.save(out / "labels.npy", conditions.cpu().numpy())
+        written.append(out / "labels.npy")
     objects = domain.to_user(samples)
     if all(isinstance(text, str) for text in objects):
         # Token ids mean little to a reader; texts are also written out one per line.
@@ -219,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("run_dir", help="Run directory written by `structgen run`.")
     sample.add_argument("-n", type=_positive_int, default=64, help="Number of samples (default 64).")
     sample.add_argument("--out", help="Output directory (default: RUN_DIR/samples).")
+    sample.add_argument(
+        "--seed", type=int, help="Random seed of the samples (default: the run's, so repeated calls draw the same)."
+    )
     sample.add_argument("--device", help=device_help)
     sample.set_defaults(handler=cmd_sample)
     return parser

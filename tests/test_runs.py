@@ -158,9 +158,11 @@ def test_conditional_run_and_sample(tmp_path, capsys):
         assert (out / picture).stat().st_size > 0, picture
     assert main(["sample", str(out), "-n", "12", "--out", str(tmp_path / "drawn")]) == 0
     assert np.load(tmp_path / "drawn" / "samples.npy").shape == (12, 1, 8, 8)
+    assert np.load(tmp_path / "drawn" / "labels.npy").tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
     assert sorted(path.name for path in (tmp_path / "drawn").iterdir()) == [
         "classes.png",
         "interpolation.png",
+        "labels.npy",
         "samples.npy",
         "samples.png",
     ]
@@ -307,3 +309,16 @@ def test_progress_bar_starts_at_resumed_step(tmp_path, registry):
 
     assert bar.first == (30, 20)
     assert bar.bar.n == 40
+
+
+def test_sample_seed_changes_samples(tmp_path, config_file):
+    out = tmp_path / "run"
+    assert main(["run", str(config_file), "--out", str(out), "--no-progress"]) == 0
+    for name, extra in (("first", []), ("again", []), ("other", ["--seed", "11"])):
+        assert main(["sample", str(out), "-n", "5", "--out", str(tmp_path / name), *extra]) == 0
+
+    first, again, other = (np.load(tmp_path / name / "samples.npy") for name in ("first", "again", "other"))
+
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
+    assert not (tmp_path / "first" / "labels.npy").exists()
