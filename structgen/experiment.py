@@ -188,8 +188,7 @@ def generate_for_evaluation(experiment: Experiment) -> torch.Tensor:
     conditions = evaluation_conditions(
         experiment.data, config.training.eval_samples, config.seed, evaluation_split(experiment)
     )
-    n = config.training.eval_samples if conditions is None else len(conditions)
-    return generate(experiment.strategy, n, conditions)
+    return generate(experiment.strategy, evaluation_sample_count(experiment), conditions)
 
 
 def evaluate(experiment: Experiment, samples: torch.Tensor | None = None) -> dict[str, float]:
