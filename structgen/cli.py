@@ -225,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=_positive_int, default=64, help="Number of samples (default 64).")
     sample.add_argument("--out", help="Output directory (default: RUN_DIR/samples).")
     sample.add_argument(
-        "--seed", type=int, help="Random seed of the samples (default: the run's, so repeated calls draw the same)."
+        "--seed",
+        type=int,
+        help="Random seed of the samples (default: the run's seed, so repeated calls draw the same samples).",
     )
     sample.add_argument("--device", help=device_help)
     sample.set_defaults(handler=cmd_sample)

@@ -448,7 +448,7 @@ def test_experiment_builds_from_image_folder(registry):
     assert len(experiment.metrics) == 1
 
 
-def test_experiment_one_test_image_raises_before_training(registry):
+def test_one_test_image_raises_early(registry):
     # 10 images at the default fractions leave 1 test image, and mmd needs 2.
     values = levels_experiment()
 

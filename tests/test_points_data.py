@@ -314,7 +314,7 @@ def test_config_unknown_field_raises(tmp_path):
         load_experiment(values=points_experiment(tmp_path / "points.csv", delimiter=";"))
 
 
-def test_experiment_too_few_test_points_for_mmd_raises_before_training(tmp_path):
+def test_three_points_raise_before_training(tmp_path):
     path = write_csv(tmp_path / "three.csv", POINTS[:3])
     resolved = load_experiment(values=points_experiment(path))
 
@@ -327,7 +327,7 @@ def test_experiment_too_few_test_points_for_mmd_raises_before_training(tmp_path)
     assert "larger held-out fraction" in message
 
 
-def test_experiment_larger_test_fraction_scores_small_file(tmp_path):
+def test_small_file_with_larger_test_fraction(tmp_path):
     path = write_csv(tmp_path / "six.csv", POINTS[:6])
     resolved = load_experiment(values=points_experiment(path, test_fraction=0.34))
 

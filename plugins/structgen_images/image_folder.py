@@ -285,8 +285,8 @@ def build_image_folder(params: ImageFolderParams, context: BuildContext) -> Data
     # shape, so the name carries a digest of the pixels to keep two folders from sharing a classifier.
     digest = hashlib.sha256(images.numpy().tobytes()).hexdigest()[:12]
     info: dict[str, Any] = {"name": f"image_folder-{digest}", "path": params.path}
-    # NOTE: below the classifier's feature_dim test images, the Fréchet distance's covariances are
-    # rank-deficient and the distance is biased upwards. Fewer than 2 test images are rejected before training.
+    # NOTE: with no more test images than the classifier's feature_dim, the Fréchet distance's covariances
+    # are rank-deficient and the distance is biased upwards. Fewer than 2 test images are rejected before training.
     if labels is not None and loaded.class_names is not None:
         class_count = len(loaded.class_names)
         info.update(

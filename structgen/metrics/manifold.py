@@ -188,8 +188,7 @@ class PrecisionRecall(Metric):
     def check_sizes(self, real: int, generated: int) -> None:
         # Each set's balls reach its k-th nearest other member.
         for role, count in (("real", real), ("generated", generated)):
-            count = min(count, self.max_samples)
-            require_count("precision_recall", role, count, self.k + 1, f"lower k ({self.k})")
+            require_count("precision_recall", role, min(count, self.max_samples), self.k + 1, f"lower k ({self.k})")
 
     def compute(self, real: torch.Tensor, generated: torch.Tensor) -> dict[str, float]:
         self.check_sizes(len(real), len(generated))
@@ -207,7 +206,7 @@ class DensityCoverage(Metric):
         self.max_samples = max_samples
 
     def check_sizes(self, real: int, generated: int) -> None:
-        # Only the real set has balls; they reach each real object's k-th nearest other real object.
+        # Only the real set has balls, each reaching its centre's k-th nearest other real object.
         require_count("density_coverage", "real", min(real, self.max_samples), self.k + 1, f"lower k ({self.k})")
         require_count("density_coverage", "generated", generated, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import DataError
 
-# The real objects are the split that training.eval_split names; the generated ones are training.eval_samples.
+# The real set is the split that training.eval_split names. The generated set has training.eval_samples objects.
 FIXES = {
     "real": "give the data set more objects or a larger held-out fraction (the real set is the evaluation split)",
     "generated": "raise training.eval_samples",
